@@ -1,0 +1,97 @@
+"""`jobgate`: the developer console (tenants today; the local stack and webhooks listener later)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from jobgate.store.tenants import TenantExists, TenantStore
+from jobgate.tenants import InvalidTenantName
+from jobgate_cli.tenants import register_tenant
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jobgate", description="jobgate developer console.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tenants = commands.add_parser("tenants", help="Manage tenants and their API keys.")
+    tenant_commands = tenants.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")
+    create = tenant_commands.add_parser(
+        "create",
+        help="Create a tenant; prints its API key and webhook signing secret (shown only once).",
+        description=(
+            "Create a tenant and print its API key and webhook signing secret. jobgate stores only "
+            "a hash of the key, so keep the printed key: it cannot be shown again."
+        ),
+    )
+    create.add_argument("name", help="Tenant name: 2-63 lowercase letters, digits and '-'.")
+    where = create.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack-name", help="A deployed jobgate stack (its TenantsTableName output is used).")
+    where.add_argument("--table", help="The tenants table name, e.g. of the local stack.")
+    create.add_argument("--region", help="AWS region (default: your AWS configuration).")
+    create.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's moto server.")
+    create.add_argument("--json", action="store_true", help="Print the credentials as one JSON object.")
+    create.set_defaults(run=_create_tenant)
+    return parser
+
+
+def _create_tenant(args: argparse.Namespace) -> int:
+    session = boto3.session.Session(region_name=args.region)
+    table = args.table or _stack_output(session, args.stack_name, "TenantsTableName", args.endpoint_url)
+    store = TenantStore(session.client("dynamodb", endpoint_url=args.endpoint_url), table)
+    try:
+        credentials = register_tenant(store, args.name)
+    except InvalidTenantName as error:
+        raise CliError(str(error)) from None
+    except TenantExists:
+        raise CliError(f"A tenant named {args.name!r} already exists.") from None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tenant": credentials.tenant_id,
+                    "apiKey": credentials.api_key,
+                    "webhookSecret": credentials.webhook_secret,
+                }
+            )
+        )
+    else:
+        print(f"Tenant:          {credentials.tenant_id}")
+        print(f"API key:         {credentials.api_key}")
+        print(f"Webhook secret:  {credentials.webhook_secret}")
+        print("Store both now: jobgate keeps only a hash of the API key and cannot show it again.")
+    return 0
+
+
+def _stack_output(session: boto3.session.Session, stack_name: str, output_key: str, endpoint: str | None) -> str:
+    stacks = session.client("cloudformation", endpoint_url=endpoint).describe_stacks(StackName=stack_name)["Stacks"]
+    for output in stacks[0].get("Outputs", []):
+        if output["OutputKey"] == output_key:
+            return output["OutputValue"]
+    raise CliError(f"Stack {stack_name} has no output {output_key}; is it a jobgate stack?")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except CliError as error:
+        print(f"jobgate: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"jobgate: AWS call failed: {error}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Lambda: the jobgate HTTP API. Admit (authenticate, check the body), then route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from jobgate import wiring
+from jobgate.domain.errors import (
+    IdempotencyConflict,
+    InvalidJobRequest,
+    JobExpired,
+    JobNotFound,
+    ResultNotReady,
+)
+from jobgate.observability import logger
+from jobgate.store.jobs import InvalidCursor
+from jobgate_api.gate import Admitted, KeyCache, admit, refusal_to_proxy_response
+from jobgate_api.problems import problem, validation_failed
+from jobgate_api.routes import jobs, uploads
+
+API_TITLE = "jobgate"
+API_VERSION = "1.0.0"
+SECURITY_SCHEMES: dict[str, Any] = {"bearerAuth": HTTPBearer(scheme="bearer", description="Your API key.")}
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(jobs.router)
+app.include_router(uploads.router)
+app.enable_swagger(
+    path="/docs", title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+)
+
+_key_cache = KeyCache(lambda key_hash: wiring.tenant_store().tenant_for_key_hash(key_hash))
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    document = app.get_openapi_json_schema(
+        title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+    )
+    return Response(200, "application/json", document)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    errors = [{"pointer": _pointer(e["loc"]), "detail": e["msg"]} for e in error.errors()]
+    in_body = any(e["loc"] and e["loc"][0] == "body" for e in error.errors())
+    # Body problems are 422 (unknown fields included, API.md); bad query parameters are 400.
+    return validation_failed(422 if in_body else 400, "The request has invalid fields.", errors)
+
+
+def _pointer(location: tuple[Any, ...] | list[Any]) -> str:
+    where, *path = location or ["body"]
+    if where == "body":
+        return "#/" + "/".join(str(part) for part in path)
+    return f"{where}:" + ".".join(str(part) for part in path)
+
+
+@app.exception_handler(InvalidJobRequest)
+def _invalid_job(error: InvalidJobRequest) -> Response[str]:
+    return validation_failed(422, str(error), error.errors)
+
+
+@app.exception_handler(JobNotFound)
+def _job_not_found(error: JobNotFound) -> Response[str]:
+    return problem(404, "job-not-found", "Job not found", str(error))
+
+
+@app.exception_handler(NotFoundError)
+def _route_not_found(error: NotFoundError) -> Response[str]:
+    path = app.current_event.raw_path
+    return problem(
+        404, "not-found", "Not found", f"No route matches {app.current_event.request_context.http.method} {path}."
+    )
+
+
+@app.exception_handler(JobExpired)
+def _job_expired(error: JobExpired) -> Response[str]:
+    return problem(410, "job-expired", "Job expired", str(error), expiredAt=error.expired_at)
+
+
+@app.exception_handler(ResultNotReady)
+def _result_not_ready(error: ResultNotReady) -> Response[str]:
+    return problem(409, "result-not-ready", "Result not available", str(error), jobStatus=error.status)
+
+
+@app.exception_handler(IdempotencyConflict)
+def _idempotency_conflict(error: IdempotencyConflict) -> Response[str]:
+    return problem(409, "idempotency-key-reused", "Idempotency-Key reused", str(error))
+
+
+@app.exception_handler(InvalidCursor)
+def _invalid_cursor(error: InvalidCursor) -> Response[str]:
+    return validation_failed(
+        400, "The cursor is not one this API returned.", [{"pointer": "query:cursor", "detail": "unknown cursor"}]
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    admitted = admit(event, _key_cache)
+    if not isinstance(admitted, Admitted):
+        return refusal_to_proxy_response(admitted)
+    if admitted.tenant_id:
+        logger.append_keys(tenant_id=admitted.tenant_id)
+    app.append_context(tenant_id=admitted.tenant_id)
+    return app.resolve(event, context)

@@ -1,0 +1,162 @@
+"""Routes of the job resource: submit, read, list, timeline, result, cancel/purge."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from jobgate.domain.models import Callback, Job, JobResource
+from jobgate.domain.polling import retry_after_seconds
+from jobgate.domain.status import JobStatus
+from jobgate.service import SubmitRequest
+from jobgate.timeutil import utc_now
+from jobgate_api.context import job_service, request_header, tenant_id
+from jobgate_api.problems import validation_failed
+from jobgate_api.schemas import EventList, JobList, SubmitJobRequest
+
+router = Router()
+
+JSON = "application/json"
+MAX_WAIT_SECONDS = 20
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+PREFER_WAIT_PATTERN = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+JobId = Annotated[str, Path(description="The job id, `job_` + a ULID.")]
+
+
+def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = None) -> Response[str]:
+    headers = {"ETag": job.etag, "Cache-Control": "private, no-cache"}
+    if not job.status.is_terminal:
+        headers["Retry-After"] = str(retry_after_seconds(job, utc_now()))
+    headers.update(extra_headers or {})
+    return Response(status, JSON, job.to_resource().model_dump_json(by_alias=True), headers)
+
+
+@router.post(
+    "/jobs",
+    summary="Submit a job",
+    responses={202: {"description": "Accepted; poll Location.", "content": {JSON: {"model": JobResource}}}},
+)
+def submit_job(body: SubmitJobRequest) -> Response[str]:
+    idempotency_key = request_header(router, "Idempotency-Key")
+    if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.match(idempotency_key):
+        return validation_failed(
+            400,
+            "Idempotency-Key must be 1-255 visible ASCII characters.",
+            [{"pointer": "header:Idempotency-Key", "detail": "must be 1-255 visible ASCII characters"}],
+        )
+    callback = Callback.model_validate(body.callback.model_dump()) if body.callback else None
+    outcome = job_service().submit(
+        tenant_id(router),
+        SubmitRequest(type=body.type, input=body.input, callback=callback, retention=body.retention),
+        idempotency_key,
+    )
+    headers = {"Location": f"/jobs/{outcome.job.id}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _job_response(202, outcome.job, headers)
+
+
+@router.get(
+    "/jobs/<id>",
+    summary="Read a job (ETag, If-None-Match, Prefer: wait=N long-poll)",
+    responses={200: {"description": "The job.", "content": {JSON: {"model": JobResource}}}},
+)
+def get_job(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+    service = job_service()
+    tenant = tenant_id(router)
+    job = service.get_for_tenant(tenant, id)
+    if_none_match = request_header(router, "If-None-Match")
+    wait = _preferred_wait(request_header(router, "Prefer"))
+    extra: dict[str, str] = {}
+    if wait is not None and if_none_match is not None:
+        extra["Preference-Applied"] = f"wait={wait}"
+        deadline = time.monotonic() + wait
+        pause = 0.2
+        while _etag_matches(if_none_match, job.etag) and time.monotonic() < deadline:
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 1.5, 1.0)
+            job = service.get_for_tenant(tenant, id)
+    if if_none_match is not None and _etag_matches(if_none_match, job.etag):
+        response = _job_response(304, job, extra)
+        response.body = ""
+        return response
+    return _job_response(200, job, extra)
+
+
+def _preferred_wait(prefer: str | None) -> int | None:
+    match = PREFER_WAIT_PATTERN.search(prefer or "")
+    return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else None
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison over a list of entity tags (or `*`)."""
+    candidates = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in candidates or any(tag.removeprefix("W/") == etag for tag in candidates)
+
+
+@router.get(
+    "/jobs",
+    summary="List your jobs, newest first",
+    responses={200: {"description": "A page of jobs.", "content": {JSON: {"model": JobList}}}},
+)
+def list_jobs(
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    type: Annotated[str | None, Query(description="Only jobs of this type.", max_length=64)] = None,  # noqa: A002
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page.", max_length=512)] = None,
+) -> Response[str]:
+    page = job_service().list_for_tenant(tenant_id(router), limit=limit, cursor=cursor, status=status, job_type=type)
+    body = JobList(items=[job.to_resource() for job in page.jobs], next=page.next_cursor)
+    return Response(200, JSON, body.model_dump_json(by_alias=True))
+
+
+@router.get(
+    "/jobs/<id>/events",
+    summary="The job's timeline, in sequence order",
+    responses={200: {"description": "A page of events.", "content": {JSON: {"model": EventList}}}},
+)
+def list_events(
+    id: JobId,  # noqa: A002 - API.md names it {id}
+    after: Annotated[int, Query(ge=0, description="Only events with a greater sequence.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 100,
+) -> Response[str]:
+    page = job_service().events_for_tenant(tenant_id(router), id, after=after, limit=limit)
+    next_after = str(page.events[-1].sequence) if page.has_more and page.events else None
+    body = EventList(items=page.events, next=next_after)
+    return Response(200, JSON, body.model_dump_json(by_alias=True))
+
+
+@router.get(
+    "/jobs/<id>/result",
+    summary="The job's result (303 to a short-lived download URL when large)",
+    responses={
+        200: {"description": "The result JSON."},
+        303: {"description": "Large result: follow Location (valid for 5 minutes)."},
+        409: {"description": "The job has not succeeded."},
+    },
+)
+def get_result(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+    view = job_service().result_for_tenant(tenant_id(router), id)
+    if view.download_url is not None:
+        return Response(303, None, "", {"Location": view.download_url, "Cache-Control": "no-store"})
+    return Response(200, JSON, view.inline_json or "null")
+
+
+@router.delete(
+    "/jobs/<id>",
+    summary="Cancel a running job (202) or purge a finished one (204)",
+    responses={
+        202: {"description": "Cancelling.", "content": {JSON: {"model": JobResource}}},
+        204: {"description": "Purged."},
+    },
+)
+def delete_job(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+    job = job_service().cancel_or_purge(tenant_id(router), id)
+    if job is None:
+        return Response(204, None, "")
+    return _job_response(202, job)

@@ -1,0 +1,28 @@
+"""POST /uploads: a presigned URL to PUT a large input, which a job input then references."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from jobgate import wiring
+from jobgate_api.context import tenant_id
+from jobgate_api.schemas import UploadCreated
+
+router = Router()
+
+
+@router.post(
+    "/uploads",
+    summary="Get a URL to upload a large input",
+    responses={
+        201: {
+            "description": 'PUT the file to `url` before `expiresAt`; reference it as {"upload": uploadId}.',
+            "content": {"application/json": {"model": UploadCreated}},
+        }
+    },
+)
+def create_upload() -> Response[str]:
+    upload = wiring.upload_store().create(tenant_id(router))
+    body = UploadCreated(upload_id=upload.upload_id, url=upload.url, expires_at=upload.expires_at)
+    return Response(201, "application/json", body.model_dump_json(by_alias=True))

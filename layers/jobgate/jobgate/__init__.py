@@ -1,0 +1,1 @@
+"""jobgate: long-running jobs behind a REST API on AWS serverless (shared Lambda layer code)."""

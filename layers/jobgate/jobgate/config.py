@@ -1,0 +1,65 @@
+"""Function settings, read from the function's environment through one seam.
+
+On Lambda the environment is `os.environ`. The local stack runs every function in one
+process, where environment variables are process-wide, so it binds each invocation's
+own environment with `function_environment(...)`; code reads it via `current_environment()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobgate.domain.retention import RetentionPolicy, parse_iso_duration
+
+_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("jobgate_environment", default=None)
+
+
+def current_environment() -> Mapping[str, str]:
+    bound = _ENVIRONMENT.get()
+    return bound if bound is not None else os.environ
+
+
+@contextmanager
+def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
+    token = _ENVIRONMENT.set(environment)
+    try:
+        yield
+    finally:
+        _ENVIRONMENT.reset(token)
+
+
+class Settings(BaseModel):
+    """What every jobgate function needs to know about its deployment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs_table_name: str = Field(alias="JOBS_TABLE_NAME")
+    tenants_table_name: str = Field(alias="TENANTS_TABLE_NAME")
+    artifacts_bucket_name: str = Field(alias="ARTIFACTS_BUCKET_NAME")
+    state_machine_arn_prefix: str = Field(alias="STATE_MACHINE_ARN_PREFIX")
+    job_retention_default: str = Field(default="P7D", alias="JOB_RETENTION_DEFAULT")
+    job_retention_min: str = Field(default="PT1H", alias="JOB_RETENTION_MIN")
+    job_retention_max: str = Field(default="P90D", alias="JOB_RETENTION_MAX")
+    stage: str = Field(default="dev", alias="STAGE")
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        return cls.model_validate(dict(current_environment()))
+
+    @cached_property
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            default=parse_iso_duration(self.job_retention_default),
+            minimum=parse_iso_duration(self.job_retention_min),
+            maximum=parse_iso_duration(self.job_retention_max),
+        )
+
+    def state_machine_arn(self, job_type: str) -> str:
+        """Job type `demo` runs on state machine `<stack>-job-demo` (a naming rule the template follows)."""
+        return f"{self.state_machine_arn_prefix}{job_type}"

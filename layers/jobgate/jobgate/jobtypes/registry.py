@@ -1,0 +1,59 @@
+"""Job types: each is one registration, type name -> input model -> state machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Workflow(StrEnum):
+    """Standard workflows can be stopped; Express ones cannot, so they cancel cooperatively."""
+
+    STANDARD = "STANDARD"
+    EXPRESS = "EXPRESS"
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    input_model: type[BaseModel]
+    # The step names shown as `pending` from the start, so progress has a denominator.
+    steps: Callable[[BaseModel], list[str]]
+    workflow: Workflow = Workflow.STANDARD
+    description: str = ""
+
+    def step_names(self, validated_input: BaseModel) -> list[str]:
+        return self.steps(validated_input)
+
+
+class UnknownJobType(KeyError):
+    pass
+
+
+class JobTypeRegistry:
+    def __init__(self, job_types: Iterable[JobType]) -> None:
+        self._by_name: dict[str, JobType] = {}
+        for job_type in job_types:
+            if job_type.name in self._by_name:
+                raise ValueError(f"job type {job_type.name!r} registered twice")
+            self._by_name[job_type.name] = job_type
+
+    def get(self, name: str) -> JobType:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownJobType(name) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def with_type(self, job_type: JobType) -> JobTypeRegistry:
+        return JobTypeRegistry([*self._by_name.values(), job_type])
+
+
+def static_steps(*names: str) -> Callable[[Any], list[str]]:
+    return lambda _input: list(names)

@@ -1,0 +1,347 @@
+"""JobService: the application logic of jobs, shared by the API, task and reconciler functions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from jobgate.config import Settings
+from jobgate.domain.changes import (
+    ConfirmCancel,
+    FailJob,
+    JobChange,
+    RecordStep,
+    RequestCancel,
+    StartJob,
+    SucceedJob,
+    apply_change,
+)
+from jobgate.domain.errors import (
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidJobRequest,
+    JobCancelled,
+    JobExpired,
+    JobNotFound,
+    ResultNotReady,
+    TransientStoreError,
+)
+from jobgate.domain.models import Callback, Job, JobError, Progress, Step, StepStatus
+from jobgate.domain.retention import InvalidDuration
+from jobgate.domain.status import JobStatus
+from jobgate.ids import new_job_id
+from jobgate.jobtypes import JobTypeRegistry, UnknownJobType, Workflow
+from jobgate.store.executions import Executions, execution_arn
+from jobgate.store.jobs import (
+    CreateOutcome,
+    EventPage,
+    IdempotencyClaim,
+    IdempotencyKeyReused,
+    JobPage,
+    JobStore,
+)
+from jobgate.store.results import ResultStore
+from jobgate.timeutil import to_rfc3339, utc_now
+
+# Concurrent writers (parallel steps, a cancel racing a task) re-read and re-plan this
+# many times before giving up with TransientStoreError, which state machines retry.
+MAX_WRITE_ATTEMPTS = 8
+WRITE_BACKOFF_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    type: str
+    input: dict[str, Any]
+    callback: Callback | None
+    retention: str | None
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    job: Job
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class ResultView:
+    inline_json: str | None = None
+    download_url: str | None = None
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        jobs: JobStore,
+        results: ResultStore,
+        executions: Executions,
+        registry: JobTypeRegistry,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._settings = settings
+        self._jobs = jobs
+        self._results = results
+        self._executions = executions
+        self._registry = registry
+        self._clock = clock
+
+    # --- submit -------------------------------------------------------------------------
+
+    def submit(self, tenant_id: str, request: SubmitRequest, idempotency_key: str | None) -> SubmitOutcome:
+        job_type, validated = self._validate_input(request)
+        retention = self._resolve_retention(request.retention)
+        now = self._clock()
+        job = Job(
+            id=new_job_id(),
+            tenant_id=tenant_id,
+            type=job_type,
+            input=validated.model_dump(mode="json", by_alias=True),
+            progress=Progress(
+                message="Queued.",
+                steps=[Step(name=name) for name in self._registry.get(job_type).step_names(validated)],
+            ),
+            created_at=now,
+            updated_at=now,
+            callback=request.callback,
+            retention_seconds=int(retention.total_seconds()),
+        )
+        claim = _idempotency_claim(idempotency_key, request) if idempotency_key else None
+        try:
+            outcome: CreateOutcome = self._jobs.create(job, claim, now)
+        except IdempotencyKeyReused:
+            assert idempotency_key is not None
+            raise IdempotencyConflict(idempotency_key) from None
+        if outcome.created:
+            return SubmitOutcome(job=self._start(job), replayed=False)
+        original = self._jobs.get(outcome.job_id)
+        if original is None:
+            raise JobNotFound(outcome.job_id)
+        if original.status is JobStatus.QUEUED:
+            # The first attempt may have died between writing the job and starting it.
+            original = self._start(original)
+        return SubmitOutcome(job=original, replayed=True)
+
+    def _validate_input(self, request: SubmitRequest) -> tuple[str, BaseModel]:
+        try:
+            job_type = self._registry.get(request.type)
+        except UnknownJobType:
+            known = ", ".join(self._registry.names())
+            raise InvalidJobRequest(
+                f"Unknown job type {request.type!r}; this deployment runs: {known}.",
+                [{"pointer": "#/type", "detail": f"must be one of: {known}"}],
+            ) from None
+        try:
+            return job_type.name, job_type.input_model.model_validate(request.input)
+        except ValidationError as error:
+            raise InvalidJobRequest(
+                f"The input is not valid for job type {job_type.name!r}.",
+                [
+                    {"pointer": "#/input/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+                    for e in error.errors()
+                ],
+            ) from None
+
+    def _resolve_retention(self, requested: str | None) -> timedelta:
+        try:
+            return self._settings.retention_policy.resolve(requested)
+        except InvalidDuration as error:
+            raise InvalidJobRequest(str(error), [{"pointer": "#/retention", "detail": str(error)}]) from None
+
+    def _start(self, job: Job) -> Job:
+        try:
+            self._executions.start(
+                self._settings.state_machine_arn(job.type),
+                job.id,
+                {"jobId": job.id, "type": job.type, "input": job.input},
+            )
+        except Exception as error:  # noqa: BLE001 - any failure to start must end the job, not strand it
+            failure = JobError(
+                type="start-failed",
+                title="The job could not be started.",
+                detail=f"Starting the workflow failed: {type(error).__name__}.",
+            )
+            return self.apply(job.id, FailJob(failure))
+        return self._jobs.get(job.id) or job
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get_for_tenant(self, tenant_id: str, job_id: str) -> Job:
+        """The job, or JobNotFound when it is another tenant's (indistinguishable), or JobExpired."""
+        job = self._jobs.get(job_id)
+        if job is None or job.tenant_id != tenant_id:
+            raise JobNotFound(job_id)
+        if job.is_expired(self._clock()):
+            assert job.expires_at is not None
+            raise JobExpired(job_id, to_rfc3339(job.expires_at))
+        return job
+
+    def list_for_tenant(
+        self, tenant_id: str, *, limit: int, cursor: str | None, status: JobStatus | None, job_type: str | None
+    ) -> JobPage:
+        return self._jobs.list_for_tenant(
+            tenant_id, limit=limit, cursor=cursor, status=status, job_type=job_type, now=self._clock()
+        )
+
+    def events_for_tenant(self, tenant_id: str, job_id: str, *, after: int, limit: int) -> EventPage:
+        self.get_for_tenant(tenant_id, job_id)
+        return self._jobs.list_events(job_id, after=after, limit=limit)
+
+    def result_for_tenant(self, tenant_id: str, job_id: str) -> ResultView:
+        job = self.get_for_tenant(tenant_id, job_id)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise ResultNotReady(job_id, job.status.value)
+        stored = self._results.get(job_id)
+        if stored is None:
+            return ResultView(inline_json="null")
+        if stored.object_key is not None:
+            return ResultView(download_url=self._results.download_url(stored.object_key))
+        return ResultView(inline_json=stored.inline_json)
+
+    # --- cancel and purge -----------------------------------------------------------------
+
+    def cancel_or_purge(self, tenant_id: str, job_id: str) -> Job | None:
+        """Cancel a job that is still going (returns it); purge a finished one (returns None)."""
+        job = self.get_for_tenant(tenant_id, job_id)
+        if job.status.is_terminal:
+            self._purge(job)
+            return None
+        if job.status is not JobStatus.CANCELLING:
+            try:
+                job = self.apply(job_id, RequestCancel())
+            except IllegalTransition:
+                # It finished meanwhile: report it as it is; a second DELETE purges it.
+                return self.get_for_tenant(tenant_id, job_id)
+        if self._registry.get(job.type).workflow is Workflow.EXPRESS:
+            # Express executions cannot be stopped: the next task sees `cancelling` and ends the run.
+            return job
+        self._executions.stop(
+            execution_arn(self._settings.state_machine_arn(job.type), job.id), "Cancelled by its owner."
+        )
+        return self.try_apply(job_id, ConfirmCancel()) or self.get_for_tenant(tenant_id, job_id)
+
+    def _purge(self, job: Job) -> None:
+        stored = self._results.get(job.id)
+        if stored is not None and stored.object_key is not None:
+            self._results.delete_object(stored.object_key)
+        self._jobs.purge(job.id)
+
+    # --- changes from the workflow --------------------------------------------------------
+
+    def apply(self, job_id: str, change: JobChange) -> Job:
+        """Apply one change under optimistic locking; IllegalTransition if the machine refuses it."""
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            if attempt:
+                # Full jitter spreads writers that keep colliding on the same job.
+                time.sleep(random.uniform(0, WRITE_BACKOFF_SECONDS * 2**attempt))
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise JobNotFound(job_id)
+            now = self._clock()
+            applied = apply_change(job, change, now)
+            if self._jobs.save_change(job, applied, now):
+                return applied.job
+        raise TransientStoreError(f"job {job_id} kept changing; gave up after {MAX_WRITE_ATTEMPTS} attempts")
+
+    def try_apply(self, job_id: str, change: JobChange) -> Job | None:
+        """Like apply, but a refused change (late or duplicate) is None instead of an error."""
+        try:
+            return self.apply(job_id, change)
+        except IllegalTransition:
+            return None
+
+    def start_running(self, job_id: str) -> Job:
+        """The workflow's first task. A job cancelled before it began ends the workflow here."""
+        try:
+            return self.apply(job_id, StartJob())
+        except IllegalTransition as refusal:
+            raise JobCancelled(f"job {job_id} is {refusal.current}; not starting it") from None
+
+    def peek(self, job_id: str) -> Job | None:
+        """The job as stored, for the workflow's own tasks (no tenant check: they run it)."""
+        return self._jobs.get(job_id)
+
+    def require_active(self, job_id: str) -> Job:
+        """Called before each unit of work: a job being cancelled stops at the next step."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status is not JobStatus.RUNNING:
+            raise JobCancelled(f"job {job_id} is {job.status.value}; stopping its work")
+        return job
+
+    def record_step(self, job_id: str, name: str, status: StepStatus, detail: dict[str, Any] | None = None) -> Job:
+        try:
+            return self.apply(job_id, RecordStep(name=name, status=status, detail=detail))
+        except IllegalTransition as refusal:
+            raise JobCancelled(f"job {job_id} is {refusal.current}; step {name} not recorded") from None
+
+    def complete(self, job_id: str, result: Any) -> Job | None:
+        """Store the result, then succeed the job; None (and no result kept) if that is refused."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status is not JobStatus.RUNNING:
+            return None
+        keep_until = self._clock() + timedelta(seconds=job.retention_seconds)
+        self._results.put(job.tenant_id, job_id, json.dumps(result, separators=(",", ":")), keep_until)
+        succeeded = self.try_apply(job_id, SucceedJob())
+        if succeeded is None:
+            stored = self._results.get(job_id)
+            if stored is not None and stored.object_key is not None:
+                self._results.delete_object(stored.object_key)
+        return succeeded
+
+    def fail(self, job_id: str, error: JobError) -> Job | None:
+        return self.try_apply(job_id, FailJob(error))
+
+    def confirm_cancelled(self, job_id: str) -> Job | None:
+        return self.try_apply(job_id, ConfirmCancel())
+
+    def reconcile_execution(self, job_id: str, execution_status: str, cause: str | None) -> Job | None:
+        """An execution ended; make sure its job did too (a timeout or abort never reports itself)."""
+        job = self._jobs.get(job_id)
+        if job is None or job.status.is_terminal:
+            return None
+        if job.status is JobStatus.CANCELLING:
+            return self.confirm_cancelled(job_id)
+        detail = {
+            "FAILED": "The workflow failed without recording why.",
+            "TIMED_OUT": "The workflow ran past its time limit.",
+            "ABORTED": "The workflow was stopped outside jobgate.",
+            "SUCCEEDED": "The workflow ended without reporting a result.",
+        }.get(execution_status, f"The workflow ended with status {execution_status}.")
+        error = JobError(
+            type=f"execution-{execution_status.lower().replace('_', '-')}",
+            title="The job's workflow ended unexpectedly.",
+            detail=detail if not cause else f"{detail} {cause[:500]}",
+            step=job.running_step(),
+        )
+        return self.fail(job_id, error)
+
+
+def _idempotency_claim(key: str, request: SubmitRequest) -> IdempotencyClaim:
+    canonical = json.dumps(
+        {
+            "type": request.type,
+            "input": request.input,
+            "callback": request.callback.model_dump(mode="json") if request.callback else None,
+            "retention": request.retention,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return IdempotencyClaim(
+        key=key,
+        key_hash=hashlib.sha256(key.encode()).hexdigest(),
+        request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+    )

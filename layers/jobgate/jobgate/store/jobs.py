@@ -1,0 +1,319 @@
+"""JobStore: jobs, their events and idempotency claims in the DynamoDB jobs table."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from jobgate.domain.changes import AppliedChange
+from jobgate.domain.models import Job, JobEvent
+from jobgate.domain.status import JobStatus
+from jobgate.ids import is_job_id
+from jobgate.store import keys
+from jobgate.timeutil import to_epoch_seconds
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+Item = dict[str, "AttributeValueTypeDef"]
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# Event items outlive a job that never ends cleanly only this long; the job's own expiry
+# (its TTL) is what clients see, this only bounds storage.
+EVENT_BACKSTOP_TTL = timedelta(days=400)
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    key: str
+    key_hash: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    job_id: str
+    created: bool
+    """False when an earlier submit with the same Idempotency-Key and body created the job."""
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[JobEvent]
+    has_more: bool
+
+
+class IdempotencyKeyReused(Exception):
+    """The key is claimed by a different request body."""
+
+
+class JobStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, job_id: str) -> Job | None:
+        response = self._client.get_item(TableName=self._table, Key=keys.job_key(job_id), ConsistentRead=True)
+        item = response.get("Item")
+        return None if item is None else _job_from_item(item)
+
+    def create(self, job: Job, claim: IdempotencyClaim | None, now: datetime) -> CreateOutcome:
+        """Write a new job, atomically with its idempotency claim when there is one."""
+        writes: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _job_item(job),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        if claim is not None:
+            writes.append({"Put": self._claim_put(job, claim, now)})
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if claim is None or not _is_transaction_condition_failure(error):
+                raise
+            return self._replay(job.tenant_id, claim)
+        return CreateOutcome(job_id=job.id, created=True)
+
+    def _claim_put(self, job: Job, claim: IdempotencyClaim, now: datetime) -> Any:
+        expires = to_epoch_seconds(now + IDEMPOTENCY_WINDOW)
+        return {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": keys.idempotency_partition(job.tenant_id, claim.key_hash)},
+                "sk": {"S": keys.IDEMPOTENCY_SORT_KEY},
+                "createdJobId": {"S": job.id},
+                "requestHash": {"S": claim.request_hash},
+                "ttl": {"N": str(expires)},
+            },
+            # An expired claim that TTL has not removed yet is free to take again.
+            "ConditionExpression": "attribute_not_exists(pk) OR #ttl < :now",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {":now": {"N": str(to_epoch_seconds(now))}},
+        }
+
+    def _replay(self, tenant_id: str, claim: IdempotencyClaim) -> CreateOutcome:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={
+                "pk": {"S": keys.idempotency_partition(tenant_id, claim.key_hash)},
+                "sk": {"S": keys.IDEMPOTENCY_SORT_KEY},
+            },
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if item is None:  # the claim vanished between write and read: the job id collided instead
+            raise RuntimeError("job id collision without an idempotency claim")
+        if item["requestHash"]["S"] != claim.request_hash:
+            raise IdempotencyKeyReused(claim.key)
+        return CreateOutcome(job_id=item["createdJobId"]["S"], created=False)
+
+    def save_change(self, before: Job, applied: AppliedChange, now: datetime) -> bool:
+        """Persist a job change and its event atomically; False if the job moved meanwhile."""
+        event_ttl = applied.job.expires_at or (now + EVENT_BACKSTOP_TTL)
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _job_item(applied.job),
+                            "ConditionExpression": "version = :expected",
+                            "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _event_item(applied.job, applied.event, event_ttl),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _is_transaction_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def set_execution_arn(self, job: Job, execution_arn: str) -> Job | None:
+        """Remember which execution runs the job (no event: clients do not see ARNs)."""
+        updated = job.model_copy(update={"execution_arn": execution_arn, "version": job.version + 1})
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_job_item(updated),
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(job.version)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return updated
+
+    def list_for_tenant(
+        self,
+        tenant_id: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        status: JobStatus | None,
+        job_type: str | None,
+        now: datetime,
+    ) -> JobPage:
+        """Newest first. The cursor names the last job returned, so pages never skip or repeat."""
+        filters = ["(attribute_not_exists(#ttl) OR #ttl > :now)"]
+        names = {"#ttl": "ttl"}
+        values: dict[str, AttributeValueTypeDef] = {
+            ":tenant": {"S": tenant_id},
+            ":now": {"N": str(to_epoch_seconds(now))},
+        }
+        if status is not None:
+            filters.append("#status = :status")
+            names["#status"] = "status"
+            values[":status"] = {"S": status.value}
+        if job_type is not None:
+            filters.append("#type = :type")
+            names["#type"] = "type"
+            values[":type"] = {"S": job_type}
+        start_key = _decode_cursor(cursor, tenant_id) if cursor else None
+        jobs: list[Job] = []
+        while True:
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": keys.TENANT_INDEX,
+                "KeyConditionExpression": "tenantId = :tenant",
+                "FilterExpression": " AND ".join(filters),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                "Limit": limit + 1,
+            }
+            if start_key is not None:
+                query["ExclusiveStartKey"] = start_key
+            response = self._client.query(**query)
+            jobs.extend(_job_from_item(item) for item in response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if len(jobs) > limit or last_key is None:
+                break
+            start_key = last_key
+        if len(jobs) > limit:
+            page = jobs[:limit]
+            return JobPage(jobs=page, next_cursor=_encode_cursor(page[-1]))
+        return JobPage(jobs=jobs, next_cursor=None)
+
+    def list_events(self, job_id: str, *, after: int, limit: int) -> EventPage:
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.job_partition(job_id)},
+                ":first": {"S": keys.event_sort_key(after + 1)},
+                ":last": {"S": keys.event_sort_key(10**keys.SEQUENCE_DIGITS - 1)},
+            },
+            ConsistentRead=True,
+            Limit=limit + 1,
+        )
+        items = response.get("Items", [])
+        events = [JobEvent.model_validate_json(item["body"]["S"]) for item in items[:limit]]
+        return EventPage(events=events, has_more=len(items) > limit)
+
+    def purge(self, job_id: str) -> None:
+        """Delete the job and everything stored under it (events, result record)."""
+        pending_keys = self._partition_keys(job_id)
+        for start in range(0, len(pending_keys), 25):
+            batch: Any = [{"DeleteRequest": {"Key": key}} for key in pending_keys[start : start + 25]]
+            request = {self._table: batch}
+            while request:
+                response = self._client.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+
+    def _partition_keys(self, job_id: str) -> list[Item]:
+        found: list[Item] = []
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": keys.job_partition(job_id)}},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            response = self._client.query(**query)
+            found.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _job_item(job: Job) -> Item:
+    item: Item = {
+        **keys.job_key(job.id),
+        "jobId": {"S": job.id},
+        "tenantId": {"S": job.tenant_id},
+        "status": {"S": job.status.value},
+        "type": {"S": job.type},
+        "version": {"N": str(job.version)},
+        "doc": {"S": job.model_dump_json(by_alias=True)},
+    }
+    if job.expires_at is not None:
+        item["ttl"] = {"N": str(to_epoch_seconds(job.expires_at))}
+    return item
+
+
+def _job_from_item(item: Item) -> Job:
+    return Job.model_validate_json(item["doc"]["S"])
+
+
+def _event_item(job: Job, event: JobEvent, ttl: datetime) -> Item:
+    return {
+        "pk": {"S": keys.job_partition(job.id)},
+        "sk": {"S": keys.event_sort_key(event.sequence)},
+        "tenantId": {"S": job.tenant_id},
+        "sequence": {"N": str(event.sequence)},
+        "eventType": {"S": event.type.value},
+        "body": {"S": json.dumps(event.to_json_dict(), separators=(",", ":"))},
+        "ttl": {"N": str(to_epoch_seconds(ttl))},
+    }
+
+
+def _is_transaction_condition_failure(error: ClientError) -> bool:
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons", [])
+    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons) or not reasons
+
+
+def _encode_cursor(job: Job) -> str:
+    return base64.urlsafe_b64encode(job.id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, tenant_id: str) -> dict[str, AttributeValueTypeDef]:
+    try:
+        job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidCursor(cursor) from error
+    if not is_job_id(job_id):
+        raise InvalidCursor(cursor)
+    # The tenant comes from the caller, never from the cursor: a cursor cannot cross tenants.
+    return {**keys.job_key(job_id), "tenantId": {"S": tenant_id}, "jobId": {"S": job_id}}

@@ -1,0 +1,18 @@
+"""Time in one place: UTC now and RFC 3339 formatting with a `Z` suffix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_rfc3339(moment: datetime) -> str:
+    """Millisecond precision, always UTC, always `Z` (API.md: times are RFC 3339 UTC with `Z`)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_epoch_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())

@@ -1,0 +1,34 @@
+"""Builds the services a function needs from its settings (clients are cached per process)."""
+
+from __future__ import annotations
+
+from jobgate import aws, jobtypes
+from jobgate.config import Settings
+from jobgate.jobtypes import JobTypeRegistry
+from jobgate.service import JobService
+from jobgate.store.executions import Executions
+from jobgate.store.jobs import JobStore
+from jobgate.store.results import ResultStore
+from jobgate.store.tenants import TenantStore
+from jobgate.store.uploads import UploadStore
+
+
+def job_service(settings: Settings | None = None, registry: JobTypeRegistry | None = None) -> JobService:
+    settings = settings or Settings.from_environment()
+    return JobService(
+        settings=settings,
+        jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
+        results=ResultStore(aws.dynamodb(), aws.s3(), settings.jobs_table_name, settings.artifacts_bucket_name),
+        executions=Executions(aws.stepfunctions()),
+        registry=registry or jobtypes.JOB_TYPES,
+    )
+
+
+def tenant_store(settings: Settings | None = None) -> TenantStore:
+    settings = settings or Settings.from_environment()
+    return TenantStore(aws.dynamodb(), settings.tenants_table_name)
+
+
+def upload_store(settings: Settings | None = None) -> UploadStore:
+    settings = settings or Settings.from_environment()
+    return UploadStore(aws.s3(), settings.artifacts_bucket_name)

@@ -1,0 +1,119 @@
+"""Shared fixtures: a moto AWS built from template.yaml, tenants, and an API client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from jobgate import aws
+from jobgate_cli.moto_fixes import make_dynamodb_requests_atomic
+from jobgate_cli.provision import create_bucket, create_table_from_template
+from jobgate_cli.sam_template import load_template
+from jobgate_cli.tenants import TenantCredentials, register_tenant
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "events"
+TEMPLATE = load_template(REPO / "template.yaml")
+
+JOBS_TABLE = "jobgate-test-jobs"
+TENANTS_TABLE = "jobgate-test-tenants"
+BUCKET = "jobgate-test-artifacts"
+STATE_MACHINE_PREFIX = "arn:aws:states:us-east-1:123456789012:stateMachine:jobgate-test-job-"
+
+FUNCTION_ENVIRONMENT = {
+    "JOBS_TABLE_NAME": JOBS_TABLE,
+    "TENANTS_TABLE_NAME": TENANTS_TABLE,
+    "ARTIFACTS_BUCKET_NAME": BUCKET,
+    "STATE_MACHINE_ARN_PREFIX": STATE_MACHINE_PREFIX,
+    "JOB_RETENTION_DEFAULT": "P7D",
+    "JOB_RETENTION_MIN": "PT1H",
+    "JOB_RETENTION_MAX": "P90D",
+    "STAGE": "dev",
+    "POWERTOOLS_SERVICE_NAME": "jobgate",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        **FUNCTION_ENVIRONMENT,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def aws_backend() -> Iterator[None]:
+    """A fresh moto account with the template's tables, the bucket and the demo state machine."""
+    make_dynamodb_requests_atomic()
+    with mock_aws():
+        aws.reset_clients()
+        dynamodb = boto3.client("dynamodb")
+        create_table_from_template(dynamodb, TEMPLATE, "JobsTable", JOBS_TABLE)
+        create_table_from_template(dynamodb, TEMPLATE, "TenantsTable", TENANTS_TABLE)
+        create_bucket(boto3.client("s3"), BUCKET)
+        create_state_machine("demo")
+        yield
+        aws.reset_clients()
+
+
+def create_state_machine(job_type: str, machine_type: Literal["STANDARD", "EXPRESS"] = "STANDARD") -> str:
+    """A state machine with the name the API derives; moto leaves its executions RUNNING."""
+    response = boto3.client("stepfunctions").create_state_machine(
+        name=f"jobgate-test-job-{job_type}",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/jobgate-test",
+        type=machine_type,
+    )
+    return response["stateMachineArn"]
+
+
+@pytest.fixture
+def tenant(aws_backend: None) -> TenantCredentials:
+    from jobgate import wiring
+
+    return register_tenant(wiring.tenant_store(), "acme")
+
+
+@pytest.fixture
+def other_tenant(aws_backend: None) -> TenantCredentials:
+    from jobgate import wiring
+
+    return register_tenant(wiring.tenant_store(), "globex")
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "jobgate-test"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:jobgate-test"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    log_group_name: str = "/aws/lambda/jobgate-test"
+    log_stream_name: str = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()

@@ -1,0 +1,88 @@
+"""template.yaml, the code and API.md agree: routes, handlers, policies, naming rules."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tests.api import ApiClient
+from tests.conftest import TEMPLATE, load_event
+
+API_MD_ROUTES = {
+    ("POST", "/jobs"),
+    ("GET", "/jobs"),
+    ("GET", "/jobs/{id}"),
+    ("DELETE", "/jobs/{id}"),
+    ("GET", "/jobs/{id}/events"),
+    ("GET", "/jobs/{id}/result"),
+    ("POST", "/uploads"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+}
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return {
+        name: resource["Properties"]
+        for name, resource in TEMPLATE["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def template_routes() -> set[tuple[str, str]]:
+    events = functions()["ApiFunction"]["Events"].values()
+    return {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
+
+
+def test_the_template_routes_every_api_md_route_to_the_api_function() -> None:
+    assert template_routes() == API_MD_ROUTES
+
+
+def test_the_openapi_document_describes_the_same_routes(aws_backend: None) -> None:
+    spec = ApiClient(None).get("/openapi.json").json
+    described = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    described |= {("GET", "/openapi.json"), ("GET", "/docs")}  # the documents do not describe themselves
+    assert described == API_MD_ROUTES
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_every_function_handler_imports_from_its_code_uri() -> None:
+    for name, properties in functions().items():
+        module_name, _, attribute = properties["Handler"].rpartition(".")
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, attribute)), name
+
+
+def test_each_function_has_its_own_log_group_with_retention() -> None:
+    resources = TEMPLATE["Resources"]
+    for name, properties in functions().items():
+        group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+        assert resources[group]["Type"] == "AWS::Logs::LogGroup", name
+        assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_no_function_policy_grants_every_resource() -> None:
+    for name, properties in functions().items():
+        for policy in properties.get("Policies", []):
+            for statement in policy.get("Statement", []):
+                assert statement["Resource"] != "*", name
+                assert not any(action.endswith(":*") for action in statement["Action"]), name
+
+
+def test_job_state_machines_follow_the_naming_rule_the_api_relies_on() -> None:
+    machines = [r for r in TEMPLATE["Resources"].values() if r["Type"] == "AWS::Serverless::StateMachine"]
+    assert machines
+    for machine in machines:
+        assert machine["Properties"]["Name"]["Fn::Sub"].startswith("${AWS::StackName}-job-")
+
+
+def test_every_sample_event_is_accepted_by_its_function() -> None:
+    from demo_step import DemoStepRequest
+    from jobgate.lifecycle import LifecycleRequest
+
+    assert LifecycleRequest.model_validate(load_event("job_lifecycle_start.json")).action == "start"
+    assert LifecycleRequest.model_validate(load_event("job_lifecycle_fail.json")).error is not None
+    assert DemoStepRequest.model_validate(load_event("demo_step.json")).step_index == 0
+    submit = load_event("api_submit_job.json")
+    assert (submit["requestContext"]["http"]["method"], submit["rawPath"]) == ("POST", "/jobs")
+    assert load_event("execution_reconciler_timed_out.json")["detail"]["status"] == "TIMED_OUT"

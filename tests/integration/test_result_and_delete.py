@@ -1,0 +1,130 @@
+"""GET /jobs/{id}/result (inline, 303, 409) and DELETE /jobs/{id} (cancel or purge)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+import requests
+
+from jobgate import jobtypes
+from jobgate.jobtypes import JobType, Workflow
+from jobgate.jobtypes.demo import DEMO_JOB_TYPE
+from jobgate_cli.tenants import TenantCredentials
+from tests.api import ApiClient
+from tests.conftest import BUCKET, STATE_MACHINE_PREFIX, create_state_machine
+from tests.workflow import demo_steps, lifecycle, run_to_success
+
+QUICK = {"steps": 1, "stepSeconds": 0}
+
+
+@pytest.fixture
+def client(tenant: TenantCredentials) -> ApiClient:
+    return ApiClient(tenant.api_key)
+
+
+def result_objects() -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="results/")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def test_a_result_before_success_is_409_naming_the_status(client: ApiClient) -> None:
+    job_id = client.submit().json["id"]
+    lifecycle("start", job_id)
+    response = client.get(f"/jobs/{job_id}/result")
+    assert response.status == 409
+    assert response.json["jobStatus"] == "running"
+    assert response.header("Content-Type") == "application/problem+json"
+
+
+def test_a_small_result_is_served_inline(client: ApiClient) -> None:
+    job = client.submit(QUICK).json
+    run_to_success(job["id"], QUICK)
+    response = client.get(f"/jobs/{job['id']}/result")
+    assert response.status == 200
+    assert response.json["steps"] == 1
+    assert len(response.json["digest"]) == 64
+    assert client.get(f"/jobs/{job['id']}").json["links"]["result"] == f"/jobs/{job['id']}/result"
+
+
+def test_a_large_result_is_a_303_to_a_working_short_lived_url(client: ApiClient) -> None:
+    job_input = {**QUICK, "resultBytes": 100_000}
+    job = client.submit(job_input).json
+    run_to_success(job["id"], job_input)
+    response = client.get(f"/jobs/{job['id']}/result")
+    assert response.status == 303
+    location = response.header("Location") or ""
+    assert "X-Amz-Expires=300" in location
+    downloaded = requests.get(location, timeout=5)
+    assert downloaded.status_code == 200
+    assert len(downloaded.json()["padding"]) == 100_000
+
+
+def test_delete_cancels_a_running_job_and_stops_its_execution(client: ApiClient) -> None:
+    job_id = client.submit({"steps": 3}).json["id"]
+    lifecycle("start", job_id)
+    response = client.delete(f"/jobs/{job_id}")
+    assert response.status == 202
+    assert response.json["status"] == "cancelled"
+    assert response.json["links"]["cancel"] is None
+    execution = boto3.client("stepfunctions").describe_execution(
+        executionArn=STATE_MACHINE_PREFIX.replace(":stateMachine:", ":execution:") + f"demo:{job_id}"
+    )
+    assert execution["status"] == "ABORTED"
+    types = [e["type"] for e in client.get(f"/jobs/{job_id}/events").json["items"]]
+    assert types[-2:] == ["job.cancelling", "job.cancelled"]
+
+
+def test_a_cancelled_jobs_late_task_results_change_nothing(client: ApiClient) -> None:
+    job_id = client.submit({"steps": 1}).json["id"]
+    lifecycle("start", job_id)
+    client.delete(f"/jobs/{job_id}")
+    late = lifecycle("succeed", job_id, result={"too": "late"})
+    assert late == {"jobId": job_id, "accepted": False, "status": None}
+    assert client.get(f"/jobs/{job_id}").json["status"] == "cancelled"
+    assert result_objects() == []
+
+
+def test_delete_of_a_finished_job_purges_it_and_its_result(client: ApiClient) -> None:
+    job_input = {**QUICK, "resultBytes": 100_000}
+    job_id = client.submit(job_input).json["id"]
+    run_to_success(job_id, job_input)
+    assert len(result_objects()) == 1
+    response = client.delete(f"/jobs/{job_id}")
+    assert response.status == 204
+    assert response.text == ""
+    assert client.get(f"/jobs/{job_id}").status == 404
+    assert client.get(f"/jobs/{job_id}/events").status == 404
+    assert result_objects() == []
+    assert client.delete(f"/jobs/{job_id}").status == 404
+
+
+def test_another_tenant_cannot_cancel_or_purge(client: ApiClient, other_tenant: TenantCredentials) -> None:
+    job_id = client.submit().json["id"]
+    assert ApiClient(other_tenant.api_key).delete(f"/jobs/{job_id}").status == 404
+    assert client.get(f"/jobs/{job_id}").json["status"] == "queued"
+
+
+def test_an_express_job_type_cancels_at_its_next_step(client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a job type that runs as an Express workflow (which cannot be stopped)
+    express = JobType(
+        name="demo-express",
+        input_model=DEMO_JOB_TYPE.input_model,
+        steps=DEMO_JOB_TYPE.steps,
+        workflow=Workflow.EXPRESS,
+    )
+    monkeypatch.setattr(jobtypes, "JOB_TYPES", jobtypes.JOB_TYPES.with_type(express))
+    create_state_machine("demo-express", "EXPRESS")
+    job_id = client.request("POST", "/jobs", body={"type": "demo-express", "input": {"steps": 3}}).json["id"]
+    lifecycle("start", job_id)
+    # When its owner cancels it
+    response = client.delete(f"/jobs/{job_id}")
+    # Then it is cancelling until its next step sees that, which ends it cancelled
+    assert response.status == 202
+    assert response.json["status"] == "cancelling"
+    execution_arn = STATE_MACHINE_PREFIX.replace(":stateMachine:", ":execution:") + f"demo-express:{job_id}"
+    assert boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    with pytest.raises(Exception, match="cancelling") as stopped:
+        demo_steps(job_id, {"steps": 3})
+    assert type(stopped.value).__name__ == "JobCancelled"
+    lifecycle("cancelled", job_id)  # what the state machine's Catch on JobCancelled calls
+    assert client.get(f"/jobs/{job_id}").json["status"] == "cancelled"

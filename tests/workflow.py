@@ -1,0 +1,39 @@
+"""Run a job's tasks the way statemachines/demo.asl.json calls them, one call at a time.
+
+These tests check the status machine and the tasks; the local stack's end-to-end tests
+run the real state machine definitions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import demo_step
+import job_lifecycle
+from tests.conftest import LambdaContext
+
+
+def lifecycle(action: str, job_id: str, **extra: Any) -> dict[str, Any]:
+    outcome: dict[str, Any] = job_lifecycle.handler(
+        {"action": action, "jobId": job_id, **extra},
+        LambdaContext(function_name="jobgate-job-lifecycle"),  # type: ignore[arg-type]
+    )
+    return outcome
+
+
+def demo_steps(job_id: str, job_input: dict[str, Any], first_index: int = 0) -> dict[str, Any]:
+    """RunStep until done, as the Choice loop does; returns the last step's output."""
+    state: dict[str, Any] = {"jobId": job_id, "input": job_input, "stepIndex": first_index}
+    while True:
+        state = demo_step.handler(
+            {"jobId": job_id, "input": state["input"], "stepIndex": state["stepIndex"]},
+            LambdaContext(function_name="jobgate-demo-step"),  # type: ignore[arg-type]
+        )
+        if state["done"]:
+            return state
+
+
+def run_to_success(job_id: str, job_input: dict[str, Any]) -> dict[str, Any]:
+    lifecycle("start", job_id)
+    last = demo_steps(job_id, job_input)
+    return lifecycle("succeed", job_id, result=last["result"])
