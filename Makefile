@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI must not phone home from CI or developer machines.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help deps lint typecheck template-check unit test run clean
+.PHONY: help deps lint typecheck template-check unit test run build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ test: deps lint typecheck template-check unit ## Everything CI checks
 
 run: deps ## Start the local stack on http://127.0.0.1:3000
 	@echo "The local stack (make run) is not built yet: it arrives with issue 3. See README.md."; exit 1
+
+build: $(PY_STAMP) ## sam build for deployment (needs python3.12 on PATH, as Lambda runs it)
+	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" $(BIN)/sam build
 
 clean: ## Remove the virtualenv, node_modules and caches
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
 _DURATION = TypeAdapter(timedelta)
+# Weeks, days and clock units only: years and months have no fixed length, and
+# pydantic would quietly read P1M as 30 days.
+_FIXED_LENGTH_DURATION = re.compile(r"^P(?=\d|T\d)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
 
 
 class InvalidDuration(ValueError):
@@ -15,9 +19,11 @@ class InvalidDuration(ValueError):
 
 
 def parse_iso_duration(text: str) -> timedelta:
-    """ISO 8601 durations in days, hours, minutes, seconds (P7D, PT12H, P1DT6H)."""
-    if not text.startswith("P"):
-        raise InvalidDuration(f"{text!r} is not an ISO 8601 duration such as P7D or PT12H.")
+    """ISO 8601 durations in weeks, days, hours, minutes, seconds (P7D, PT12H, P1DT6H)."""
+    if not _FIXED_LENGTH_DURATION.match(text):
+        raise InvalidDuration(
+            f"{text!r} is not an ISO 8601 duration in weeks/days/hours/minutes/seconds (e.g. P7D, PT12H)."
+        )
     try:
         return _DURATION.validate_python(text)
     except ValidationError as error:
