@@ -52,8 +52,8 @@ unit: $(PY_STAMP) ## pytest only
 
 test: deps lint typecheck template-check unit ## Everything CI checks
 
-run: deps ## Start the local stack on http://127.0.0.1:3000
-	@echo "The local stack (make run) is not built yet: it arrives with issue 3. See README.md."; exit 1
+run: $(PY_STAMP) ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
+	$(BIN)/jobgate local
 
 build: $(PY_STAMP) ## sam build for deployment (needs python3.12 on PATH, as Lambda runs it)
 	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" $(BIN)/sam build

@@ -64,7 +64,9 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws_backend() -> Iterator[None]:
     """A fresh moto account with the template's tables, the bucket and the demo state machine."""
     make_dynamodb_requests_atomic()
-    with mock_aws():
+    # Executions stay RUNNING here (tests drive the tasks themselves), whatever a local
+    # stack started earlier in this process configured.
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
         aws.reset_clients()
         dynamodb = boto3.client("dynamodb")
         create_table_from_template(dynamodb, TEMPLATE, "JobsTable", JOBS_TABLE)

@@ -1,4 +1,4 @@
-"""`jobgate`: the developer console (tenants today; the local stack and webhooks listener later)."""
+"""`jobgate`: the developer console (tenants, the local stack)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from jobgate.store.tenants import TenantExists, TenantStore
 from jobgate.tenants import InvalidTenantName
+from jobgate_cli.local.console import add_local_command
 from jobgate_cli.tenants import register_tenant
 
 
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's moto server.")
     create.add_argument("--json", action="store_true", help="Print the credentials as one JSON object.")
     create.set_defaults(run=_create_tenant)
+
+    add_local_command(commands)
     return parser
 
 

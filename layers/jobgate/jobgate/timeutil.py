@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 
@@ -15,4 +16,5 @@ def to_rfc3339(moment: datetime) -> str:
 
 
 def to_epoch_seconds(moment: datetime) -> int:
-    return int(moment.timestamp())
+    """Rounded up: a TTL must never fall before the moment it stands for."""
+    return math.ceil(moment.timestamp())

@@ -1,0 +1,76 @@
+"""Start the pollers for the event sources template.yaml declares, and the TTL sweeper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+
+from jobgate_cli.local.queues import SqsMappingConfig, SqsPoller
+from jobgate_cli.local.runtime import FunctionRuntime
+from jobgate_cli.local.streams import DynamoDBStreamPoller, StreamMappingConfig
+from jobgate_cli.local.template_model import LocalTemplate
+from jobgate_cli.local.ttl import TtlSweeper
+from jobgate_cli.sam_template import LOCAL_ACCOUNT_ID, LOCAL_REGION
+
+Stop = Callable[[], None]
+
+
+class UnresolvableReference(ValueError):
+    pass
+
+
+def arn_resolver(template: LocalTemplate, dynamodb: Any) -> Callable[[Any], str]:
+    """Turn `!GetAtt Table.StreamArn` / `!GetAtt Queue.Arn` (or a literal ARN) into the local ARN."""
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Mapping) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            logical_id, attribute = target if isinstance(target, list) else str(target).split(".", 1)
+            resource_type = template.resources.get(logical_id, {}).get("Type")
+            name = template.physical_names.get(logical_id, logical_id)
+            if resource_type == "AWS::DynamoDB::Table" and attribute == "StreamArn":
+                return str(dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"])
+            if resource_type == "AWS::SQS::Queue" and attribute == "Arn":
+                return f"arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:{name}"
+        raise UnresolvableReference(f"the local stack cannot resolve {value!r}")
+
+    return resolve
+
+
+def start_event_sources(
+    template: LocalTemplate,
+    runtime: FunctionRuntime,
+    endpoint_url: str,
+    ttl_sweep_seconds: float,
+) -> list[Stop]:
+    session = boto3.session.Session()
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    streams = session.client("dynamodbstreams", endpoint_url=endpoint_url)
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    resolve = arn_resolver(template, dynamodb)
+    stops: list[Stop] = []
+    for function in template.functions.values():
+
+        def invoke(event: dict[str, Any], name: str = function.function_name) -> Any:
+            return runtime.invoke(name, event)
+
+        for properties in function.events_of_type("DynamoDB").values():
+            stream_config = StreamMappingConfig.from_template_event(properties, resolve)
+            if stream_config.enabled:
+                poller = DynamoDBStreamPoller(streams, sqs, invoke, stream_config, function_arn=function.arn)
+                poller.start()
+                stops.append(poller.stop)
+        for properties in function.events_of_type("SQS").values():
+            queue_config = SqsMappingConfig.from_template_event(properties, resolve)
+            if queue_config.enabled:
+                sqs_poller = SqsPoller(sqs, invoke, queue_config)
+                sqs_poller.start()
+                stops.append(sqs_poller.stop)
+    sweeper = TtlSweeper(dynamodb, interval=ttl_sweep_seconds)
+    sweeper.start()
+    stops.append(sweeper.stop)
+    return stops

@@ -1,0 +1,116 @@
+"""EventBridge rules with Lambda targets, for the events the local stack emits itself.
+
+moto 5.2.5's EventBridge cannot invoke Lambda targets (NotImplementedError), and moto's Step
+Functions sends no status-change events at all. The local stack emits them (see
+moto_endpoint) and this module delivers them to every function whose template event of
+Type EventBridgeRule matches (moto's own pattern matcher), asynchronously, retrying with
+backoff within the rule's RetryPolicy and then sending the event to its DeadLetterConfig
+queue, as EventBridge does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from moto.events.models import EventPattern
+
+from jobgate_cli.local.runtime import FunctionError, FunctionRuntime
+from jobgate_cli.sam_template import LOCAL_ACCOUNT_ID, LOCAL_REGION
+
+LOG = logging.getLogger(__name__)
+DEFAULT_MAX_RETRIES = 185
+DEFAULT_MAX_AGE_SECONDS = 86_400
+FIRST_RETRY_DELAY_SECONDS = 1.0
+MAX_RETRY_DELAY_SECONDS = 60.0
+
+DeadLetterSender = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class LambdaRule:
+    name: str
+    function_name: str
+    pattern: EventPattern
+    max_retries: int
+    max_age_seconds: float
+    dead_letter_queue: str | None
+
+    @classmethod
+    def from_template_event(
+        cls, name: str, function_name: str, properties: dict[str, Any], dead_letter_queue: str | None, time_scale: float
+    ) -> LambdaRule:
+        retry = properties.get("RetryPolicy") or {}
+        return cls(
+            name=name,
+            function_name=function_name,
+            pattern=EventPattern.load(json.dumps(properties["Pattern"])),
+            max_retries=int(retry.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
+            max_age_seconds=float(retry.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_SECONDS)) * time_scale,
+            dead_letter_queue=dead_letter_queue,
+        )
+
+
+def step_functions_status_event(detail: dict[str, Any]) -> dict[str, Any]:
+    """The envelope AWS puts around an execution's status change."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": LOCAL_ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": LOCAL_REGION,
+        "resources": [detail["executionArn"]],
+        "detail": detail,
+    }
+
+
+class EventBus:
+    def __init__(
+        self,
+        runtime: FunctionRuntime,
+        rules: list[LambdaRule],
+        send_to_dead_letter_queue: DeadLetterSender,
+        time_scale: float = 1.0,
+    ) -> None:
+        self._runtime = runtime
+        self._rules = rules
+        self._send_to_dlq = send_to_dead_letter_queue
+        self._time_scale = time_scale
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="jobgate-eventbridge")
+        self._stopping = threading.Event()
+
+    def put_event(self, event: dict[str, Any]) -> int:
+        """Deliver to every matching rule's function (asynchronously); returns how many matched."""
+        matched = [rule for rule in self._rules if rule.pattern.matches_event(cast("Any", event))]
+        for rule in matched:
+            self._pool.submit(self._deliver, rule, event)
+        return len(matched)
+
+    def _deliver(self, rule: LambdaRule, event: dict[str, Any]) -> None:
+        first_try = time.monotonic()
+        delay = FIRST_RETRY_DELAY_SECONDS * self._time_scale
+        for attempt in range(rule.max_retries + 1):
+            try:
+                self._runtime.invoke(rule.function_name, event)
+                return
+            except FunctionError as error:
+                LOG.warning("rule %s: %s failed (attempt %d): %s", rule.name, rule.function_name, attempt + 1, error)
+            if time.monotonic() - first_try + delay > rule.max_age_seconds or self._stopping.wait(delay):
+                break
+            delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS * self._time_scale)
+        if rule.dead_letter_queue is not None:
+            self._send_to_dlq(rule.dead_letter_queue, event)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,143 @@
+"""The AWS side of the local stack: a moto server in this process, wired to our handlers.
+
+Two hooks into moto internals (there is no documented one; moto is pinned):
+- every moto Lambda invocation (Step Functions tasks, direct invokes) ends in
+  `LambdaFunction._invoke_lambda(self, event)`; we answer it from the in-process runtime;
+- Step Functions executions end in `BaseExecutionWorkerCommunication.terminated()`; we
+  turn that into the "Step Functions Execution Status Change" event AWS sends EventBridge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from moto.awslambda.models import LambdaFunction
+from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+from jobgate_cli.local.runtime import FunctionRuntime
+from jobgate_cli.moto_fixes import make_dynamodb_requests_atomic
+from jobgate_cli.sam_template import LOCAL_REGION
+
+ExecutionListener = Callable[[dict[str, Any]], None]
+
+_runtime: FunctionRuntime | None = None
+_execution_listeners: list[ExecutionListener] = []
+_original_terminated = BaseExecutionWorkerCommunication.terminated
+_original_invoke_lambda = LambdaFunction._invoke_lambda
+
+
+def _invoke_lambda_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    if _runtime is None:
+        raise RuntimeError("the local stack's function runtime is not running")
+    payload = event if isinstance(event, str) or event is None else json.dumps(event)
+    result, errored = _runtime.invoke_json(self.function_name, payload)
+    return result, errored, ""
+
+
+def _terminated_with_event(self: BaseExecutionWorkerCommunication) -> None:
+    _original_terminated(self)
+    detail = execution_status_detail(self.execution)
+    for listener in list(_execution_listeners):
+        listener(detail)
+
+
+def execution_status_detail(execution: Execution) -> dict[str, Any]:
+    """The `detail` of AWS's "Step Functions Execution Status Change" event."""
+
+    def millis(moment: datetime | None) -> int | None:
+        return int(moment.timestamp() * 1000) if moment else None
+
+    return {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": str(execution.exec_status.value if execution.exec_status else "RUNNING"),
+        "startDate": millis(execution.start_date),
+        "stopDate": millis(execution.stop_date or datetime.now(UTC)),
+        "input": json.dumps(execution.input_data) if execution.input_data is not None else None,
+        "output": json.dumps(execution.output) if execution.output is not None else None,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+
+
+class MotoEndpoint:
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self._server: ThreadedMotoServer | None = None
+        self._saved_environment: dict[str, str | None] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, runtime: FunctionRuntime) -> None:
+        global _runtime
+        _runtime = runtime
+        # boto3 in every function (and moto's Step Functions engine, which calls Lambda
+        # through boto3 at MOTO_PORT) must talk to this endpoint, never to AWS.
+        self._set_environment(
+            {
+                "MOTO_PORT": str(self.port),
+                "AWS_ENDPOINT_URL": self.url,
+                "AWS_DEFAULT_REGION": LOCAL_REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+            }
+        )
+        LambdaFunction._invoke_lambda = _invoke_lambda_in_process  # type: ignore[method-assign]
+        BaseExecutionWorkerCommunication.terminated = _terminated_with_event  # type: ignore[method-assign]
+        make_dynamodb_requests_atomic()
+        _quiet_moto_logs()
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        # A fresh account each start: moto's backends live as long as the process.
+        requests.post(f"{self.url}/moto-api/reset", timeout=5).raise_for_status()
+        response = requests.post(
+            f"{self.url}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=5,
+        )
+        response.raise_for_status()
+
+    def on_execution_ended(self, listener: ExecutionListener) -> None:
+        _execution_listeners.append(listener)
+
+    def stop(self) -> None:
+        global _runtime
+        _execution_listeners.clear()
+        if self._server is not None:
+            # moto's configuration is process-wide: leave it as moto's default.
+            requests.post(
+                f"{self.url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": False}}, timeout=5
+            )
+            self._server.stop()
+            self._server = None
+        _runtime = None
+        LambdaFunction._invoke_lambda = _original_invoke_lambda  # type: ignore[method-assign]
+        BaseExecutionWorkerCommunication.terminated = _original_terminated  # type: ignore[method-assign]
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+
+    def _set_environment(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+
+def _quiet_moto_logs() -> None:
+    # moto logs every failed state (our Fail states are expected) and werkzeug every request.
+    for name in ("moto.stepfunctions.parser", "werkzeug", "moto"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -1,0 +1,112 @@
+"""The local stack, started in-process once for these tests and driven over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import boto3
+import pytest
+import requests
+
+from jobgate_cli.local.stack import LocalStack, LocalStackConfig
+from jobgate_cli.local.tenants_seed import TenantSeed
+
+API_KEY = "jg_e2e-acme-key"
+OTHER_API_KEY = "jg_e2e-globex-key"
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(autouse=True)
+def _environment() -> None:
+    """The e2e stack sets its own AWS environment; the unit tests' fixture must not override it."""
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    stack = LocalStack(
+        LocalStackConfig(
+            port=0,
+            aws_port=free_port(),
+            time_scale=0.5,
+            tenants=[
+                TenantSeed("acme", API_KEY, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                TenantSeed("globex", OTHER_API_KEY, "whsec_plJ3nmyCDGBKInavdOK15jsl"),
+            ],
+            parameter_overrides={"JobRetentionMin": "PT1S"},
+            ttl_sweep_seconds=0.5,
+        )
+    )
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+class Client:
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, self.base_url + path, timeout=30, allow_redirects=False, **kwargs)
+
+    def submit(self, job_input: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        response = self.request("POST", "/jobs", json={"type": "demo", "input": job_input, **extra})
+        assert response.status_code == 202, response.text
+        job: dict[str, Any] = response.json()
+        return job
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] = self.request("GET", f"/jobs/{job_id}").json()
+        return job
+
+    def wait_for(self, job_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+        """Long-poll until `done(job)`; every status seen on the way is in job['_seen']."""
+        deadline = time.monotonic() + timeout
+        response = self.request("GET", f"/jobs/{job_id}")
+        seen = [response.json()["status"]]
+        while not done(response.json()):
+            assert time.monotonic() < deadline, f"job {job_id} still {response.json()['status']}"
+            etag = response.headers["ETag"]
+            polled = self.request("GET", f"/jobs/{job_id}", headers={"If-None-Match": etag, "Prefer": "wait=5"})
+            if polled.status_code == 200:
+                response = polled
+                if response.json()["status"] != seen[-1]:
+                    seen.append(response.json()["status"])
+        job: dict[str, Any] = response.json()
+        job["_seen"] = seen
+        return job
+
+    def wait_until_terminal(self, job_id: str, timeout: float = 30) -> dict[str, Any]:
+        return self.wait_for(job_id, lambda job: job["status"] in TERMINAL, timeout)
+
+
+@pytest.fixture
+def client(local_stack: LocalStack) -> Client:
+    return Client(local_stack.api_url, API_KEY)
+
+
+@pytest.fixture
+def aws(local_stack: LocalStack) -> Callable[[str], Any]:
+    """boto3 clients on the local stack's AWS endpoint, as a user would make them."""
+
+    def make(service: str) -> Any:
+        return boto3.client(
+            cast("Any", service),
+            endpoint_url=local_stack.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    return make

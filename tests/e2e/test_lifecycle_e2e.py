@@ -1,0 +1,142 @@
+"""The whole system over real HTTP: the real state machine, tasks, reconciler and API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.e2e.conftest import OTHER_API_KEY, Client
+
+
+def eventually(read: Callable[[], Any], settled: Callable[[Any], bool]) -> Any:
+    """Read until the value settles (moto stops an execution at its next state, not at once)."""
+    deadline = time.monotonic() + 10
+    value = read()
+    while not settled(value) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+def test_a_job_runs_from_submit_to_succeeded_with_progress(client: Client) -> None:
+    job = client.submit({"steps": 3, "stepSeconds": 1})
+    assert job["status"] == "queued"
+    # Watch it work: some poll sees it running part-way through.
+    halfway = client.wait_for(job["id"], lambda j: j["progress"]["percent"] > 0)
+    assert halfway["status"] == "running"
+    assert 0 < halfway["progress"]["percent"] < 100
+    done = client.wait_until_terminal(job["id"])
+    assert done["status"] == "succeeded"
+    assert done["progress"]["percent"] == 100
+    assert [s["status"] for s in done["progress"]["steps"]] == ["succeeded"] * 3
+    assert client.request("GET", f"/jobs/{job['id']}/result").json()["steps"] == 3
+    events = client.request("GET", f"/jobs/{job['id']}/events").json()["items"]
+    assert [e["sequence"] for e in events] == list(range(1, 9))
+    assert events[0]["type"] == "job.started"
+    assert events[-1]["type"] == "job.succeeded"
+
+
+def test_cancel_while_running_stops_the_work(client: Client, aws: Callable[[str], Any]) -> None:
+    job = client.submit({"steps": 5, "stepSeconds": 2})
+    client.wait_for(job["id"], lambda j: j["status"] == "running")
+    response = client.request("DELETE", f"/jobs/{job['id']}")
+    assert response.status_code == 202
+    cancelled = client.wait_until_terminal(job["id"])
+    assert cancelled["status"] == "cancelled"
+    steps_done = [s["name"] for s in cancelled["progress"]["steps"] if s["status"] == "succeeded"]
+    execution_arn = f"arn:aws:states:us-east-1:123456789012:execution:local-job-demo:{job['id']}"
+    execution = eventually(
+        lambda: aws("stepfunctions").describe_execution(executionArn=execution_arn),
+        lambda described: described["status"] != "RUNNING",
+    )
+    # moto stops an execution at its next state; if a task ran first it found the job
+    # cancelled and the workflow ended through its JobCancelled path instead.
+    assert execution["status"] == "ABORTED" or execution.get("error") == "JobCancelled"
+    time.sleep(2.5)  # longer than a step: nothing more may happen to a cancelled job
+    after = client.job(job["id"])
+    assert after["status"] == "cancelled"
+    assert [s["name"] for s in after["progress"]["steps"] if s["status"] == "succeeded"] == steps_done
+
+
+def test_a_failing_step_ends_the_job_failed_with_the_step_named(client: Client) -> None:
+    job = client.submit({"steps": 3, "stepSeconds": 0, "failAtStep": 2})
+    failed = client.wait_until_terminal(job["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"]["type"] == "DemoStepFailed"
+    assert failed["error"]["step"] == "step-2"
+    assert [s["status"] for s in failed["progress"]["steps"]] == ["succeeded", "failed", "pending"]
+    assert client.request("GET", f"/jobs/{job['id']}/result").status_code == 409
+
+
+def test_an_execution_stopped_outside_jobgate_is_reconciled_to_failed(
+    client: Client, aws: Callable[[str], Any]
+) -> None:
+    job = client.submit({"steps": 5, "stepSeconds": 2})
+    client.wait_for(job["id"], lambda j: j["status"] == "running")
+    # Someone stops the execution in the console: the workflow never reports to its job.
+    execution_arn = f"arn:aws:states:us-east-1:123456789012:execution:local-job-demo:{job['id']}"
+    aws("stepfunctions").stop_execution(executionArn=execution_arn, error="Manual", cause="stopped by an operator")
+    reconciled = client.wait_until_terminal(job["id"])
+    assert reconciled["status"] == "failed"
+    assert reconciled["error"]["type"] == "execution-aborted"
+
+
+def test_long_poll_returns_when_the_job_changes(client: Client) -> None:
+    job = client.submit({"steps": 2, "stepSeconds": 1})
+    etag = client.request("GET", f"/jobs/{job['id']}").headers["ETag"]
+    began = time.monotonic()
+    response = client.request("GET", f"/jobs/{job['id']}", headers={"If-None-Match": etag, "Prefer": "wait=20"})
+    assert response.status_code == 200
+    assert response.headers["Preference-Applied"] == "wait=20"
+    assert response.headers["ETag"] != etag
+    assert time.monotonic() - began < 20
+
+
+def test_tenants_are_isolated_over_http(client: Client, local_stack: Any) -> None:
+    job = client.submit({"steps": 1, "stepSeconds": 0})
+    other = Client(local_stack.api_url, OTHER_API_KEY)
+    assert other.request("GET", f"/jobs/{job['id']}").status_code == 404
+    assert job["id"] not in [j["id"] for j in other.request("GET", "/jobs").json()["items"]]
+
+
+def test_missing_key_is_401_with_the_contracts_body(local_stack: Any) -> None:
+    import requests
+
+    response = requests.get(f"{local_stack.api_url}/jobs", timeout=5)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="jobgate"'
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_an_expired_job_reads_gone_then_the_ttl_sweeper_removes_it(client: Client, aws: Callable[[str], Any]) -> None:
+    job = client.submit({"steps": 1, "stepSeconds": 0}, retention="PT1S")
+    client.wait_until_terminal(job["id"])
+    deadline = time.monotonic() + 10
+    statuses: list[int] = []
+    while time.monotonic() < deadline:
+        status = client.request("GET", f"/jobs/{job['id']}").status_code
+        if not statuses or statuses[-1] != status:
+            statuses.append(status)
+        if status == 404:
+            break
+        time.sleep(0.1)
+    # 200 until expiresAt, 410 until the sweeper (DynamoDB TTL) deletes it, then 404:
+    # the 410 window can be shorter than a poll, so it may not be seen.
+    assert statuses in ([200, 410, 404], [200, 404])
+    assert removed_by_ttl(aws, job["id"])
+
+
+def removed_by_ttl(aws: Callable[[str], Any], job_id: str) -> bool:
+    """The deletion reached the table's stream as a REMOVE record, as DynamoDB TTL's does."""
+    streams = aws("dynamodbstreams")
+    stream_arn = aws("dynamodb").describe_table(TableName="JobsTable")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    return any(
+        r["eventName"] == "REMOVE" and r["dynamodb"]["Keys"] == {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
+        for r in records
+    )

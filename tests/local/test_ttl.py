@@ -1,0 +1,144 @@
+"""The TTL sweeper: DynamoDB's expiry of items, which moto reports but never does."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from jobgate_cli.local.event_sources import Poller
+from jobgate_cli.local.ttl import TtlSweeper
+from tests.local.conftest import wait_until
+
+NOW = 1_900_000_000.0
+FIVE_YEARS = 5 * 365 * 24 * 3600
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    return boto3.client("dynamodb")
+
+
+def create_table(dynamodb: Any, name: str, ttl_attribute: str | None) -> str:
+    """A table keyed by (tenant, id), with a stream; returns the stream ARN."""
+    description = dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "tenant", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            {"AttributeName": "id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    if ttl_attribute:
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+        )
+    return str(description["LatestStreamArn"])
+
+
+def put(dynamodb: Any, table: str, item_id: str, **attributes: dict[str, Any]) -> None:
+    dynamodb.put_item(TableName=table, Item={"tenant": {"S": "acme"}, "id": {"S": item_id}, **attributes})
+
+
+def remaining_ids(dynamodb: Any, table: str) -> set[str]:
+    return {item["id"]["S"] for item in dynamodb.scan(TableName=table)["Items"]}
+
+
+def stream_records(stream_arn: str) -> list[dict[str, Any]]:
+    streams = boto3.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return list(streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"])
+
+
+def test_expired_items_are_deleted_and_others_kept(dynamodb: Any) -> None:
+    create_table(dynamodb, "jobs", "expiresAt")
+    put(dynamodb, "jobs", "expired", expiresAt={"N": str(int(NOW) - 10)})
+    put(dynamodb, "jobs", "expired-fraction", expiresAt={"N": str(NOW - 0.5)})
+    put(dynamodb, "jobs", "future", expiresAt={"N": str(int(NOW) + 10)})
+    put(dynamodb, "jobs", "no-ttl")
+    put(dynamodb, "jobs", "string-ttl", expiresAt={"S": str(int(NOW) - 10)})
+    put(dynamodb, "jobs", "list-ttl", expiresAt={"L": [{"N": str(int(NOW) - 10)}]})
+    put(dynamodb, "jobs", "over-five-years-ago", expiresAt={"N": str(int(NOW) - FIVE_YEARS - 10)})
+
+    deleted = TtlSweeper(dynamodb, clock=lambda: NOW).sweep_once()
+
+    assert deleted == 2
+    assert remaining_ids(dynamodb, "jobs") == {"future", "no-ttl", "string-ttl", "list-ttl", "over-five-years-ago"}
+
+
+def test_only_tables_with_ttl_enabled_are_swept(dynamodb: Any) -> None:
+    create_table(dynamodb, "with-ttl", "expiresAt")
+    create_table(dynamodb, "without-ttl", None)
+    create_table(dynamodb, "other-attribute", "purgeAt")
+    for table in ("with-ttl", "without-ttl", "other-attribute"):
+        put(dynamodb, table, "old", expiresAt={"N": str(int(NOW) - 10)})
+
+    TtlSweeper(dynamodb, clock=lambda: NOW).sweep_once()
+
+    assert remaining_ids(dynamodb, "with-ttl") == set()
+    assert remaining_ids(dynamodb, "without-ttl") == {"old"}
+    assert remaining_ids(dynamodb, "other-attribute") == {"old"}
+
+
+def test_the_sweep_pages_through_large_tables(dynamodb: Any) -> None:
+    create_table(dynamodb, "jobs", "expiresAt")
+    padding = "x" * 20_000  # ~60 items exceed a 1 MB scan page
+    for index in range(120):
+        put(dynamodb, "jobs", f"job-{index:03d}", expiresAt={"N": str(int(NOW) - 10)}, padding={"S": padding})
+    assert "LastEvaluatedKey" in dynamodb.scan(TableName="jobs")  # the table really takes several pages
+
+    assert TtlSweeper(dynamodb, clock=lambda: NOW).sweep_once() == 120
+    assert remaining_ids(dynamodb, "jobs") == set()
+
+
+class RenewingBeforeEachDelete:
+    """The real client, except that another writer extends the item's TTL between the scan and the delete."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def delete_item(self, **kwargs: Any) -> Any:
+        renewed = {**kwargs["Key"], "expiresAt": {"N": str(int(NOW) + 3600)}}
+        self._client.put_item(TableName=kwargs["TableName"], Item=renewed)
+        return self._client.delete_item(**kwargs)
+
+
+def test_an_item_whose_ttl_changed_since_the_scan_is_kept(dynamodb: Any) -> None:
+    create_table(dynamodb, "jobs", "expiresAt")
+    put(dynamodb, "jobs", "renewed", expiresAt={"N": str(int(NOW) - 10)})
+    racing_client: Any = RenewingBeforeEachDelete(dynamodb)
+
+    assert TtlSweeper(racing_client, clock=lambda: NOW).sweep_once() == 0
+    assert remaining_ids(dynamodb, "jobs") == {"renewed"}
+
+
+def test_deletions_emit_remove_stream_records(dynamodb: Any) -> None:
+    stream_arn = create_table(dynamodb, "jobs", "expiresAt")
+    put(dynamodb, "jobs", "expired", expiresAt={"N": str(int(NOW) - 10)})
+
+    TtlSweeper(dynamodb, clock=lambda: NOW).sweep_once()
+
+    records = stream_records(stream_arn)
+    assert [record["eventName"] for record in records] == ["INSERT", "REMOVE"]
+    assert records[1]["dynamodb"]["Keys"] == {"tenant": {"S": "acme"}, "id": {"S": "expired"}}
+    assert records[1]["dynamodb"]["OldImage"]["expiresAt"] == {"N": str(int(NOW) - 10)}
+
+
+def test_the_sweeper_runs_on_its_own_every_interval(dynamodb: Any) -> None:
+    create_table(dynamodb, "jobs", "expiresAt")
+    sweeper: Poller = TtlSweeper(dynamodb, interval=0.01)
+    sweeper.start()
+    try:
+        put(dynamodb, "jobs", "expires-now", expiresAt={"N": str(int(time.time()))})
+
+        wait_until(lambda: not remaining_ids(dynamodb, "jobs"), "the item to expire")
+    finally:
+        sweeper.stop()
