@@ -96,17 +96,21 @@ def client(local_stack: LocalStack) -> Client:
     return Client(local_stack.api_url, API_KEY)
 
 
-@pytest.fixture
-def aws(local_stack: LocalStack) -> Callable[[str], Any]:
-    """boto3 clients on the local stack's AWS endpoint, as a user would make them."""
+def aws_clients(stack: LocalStack) -> Callable[[str], Any]:
+    """boto3 clients on a local stack's AWS endpoint, as a user would make them."""
 
     def make(service: str) -> Any:
         return boto3.client(
             cast("Any", service),
-            endpoint_url=local_stack.aws_url,
+            endpoint_url=stack.aws_url,
             region_name="us-east-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
 
     return make
+
+
+@pytest.fixture
+def aws(local_stack: LocalStack) -> Callable[[str], Any]:
+    return aws_clients(local_stack)

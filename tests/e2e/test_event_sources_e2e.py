@@ -10,13 +10,12 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import boto3
 import pytest
 
 from jobgate_cli.local.stack import LocalStack, LocalStackConfig
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import aws_clients, free_port
 
 FIXTURE = Path(__file__).parent / "fixtures" / "event_sources" / "template.yaml"
 IDS = ["a-0", "a-1", "a-2", "poison-3", "a-4", "a-5", "a-6", "a-7"]
@@ -35,16 +34,7 @@ def event_stack() -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def aws(event_stack: LocalStack) -> Aws:
-    def make(service: str) -> Any:
-        return boto3.client(
-            cast("Any", service),
-            endpoint_url=event_stack.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-
-    return make
+    return aws_clients(event_stack)
 
 
 @pytest.fixture(scope="module")
