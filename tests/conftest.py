@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,27 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+# Test DNS: names the tests use for callbacks, without a network. Everything else resolves as
+# usual. A list answers its addresses in turn, the last one from then on (DNS that changes).
+FAKE_DNS: dict[str, str | list[str]] = {"hooks.example.com": "93.184.216.34", "hooks.internal.test": "10.0.0.5"}
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str | list[str]]:
+    real_getaddrinfo = socket.getaddrinfo
+    names = dict(FAKE_DNS)
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in names:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        answer = names[host]
+        address = (answer.pop(0) if len(answer) > 1 else answer[0]) if isinstance(answer, list) else answer
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""`jobgate`: the developer console (tenants, the local stack)."""
+"""`jobgate`: the developer console (tenants, webhooks, the local stack)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from jobgate.store.tenants import TenantExists, TenantStore
 from jobgate.tenants import InvalidTenantName
+from jobgate.timeutil import to_rfc3339
+from jobgate_cli.listen import add_listen_command
 from jobgate_cli.local.console import add_local_command
-from jobgate_cli.tenants import register_tenant
+from jobgate_cli.tenants import RotationContended, TenantNotFound, register_tenant, rotate_secret
 
 
 class CliError(Exception):
@@ -35,22 +37,45 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     create.add_argument("name", help="Tenant name: 2-63 lowercase letters, digits and '-'.")
-    where = create.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack-name", help="A deployed jobgate stack (its TenantsTableName output is used).")
-    where.add_argument("--table", help="The tenants table name, e.g. of the local stack.")
-    create.add_argument("--region", help="AWS region (default: your AWS configuration).")
-    create.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's moto server.")
-    create.add_argument("--json", action="store_true", help="Print the credentials as one JSON object.")
+    _add_tenants_table_options(create, json_help="Print the credentials as one JSON object.")
     create.set_defaults(run=_create_tenant)
 
+    rotate = tenant_commands.add_parser(
+        "rotate-secret",
+        help="Give a tenant a new webhook signing secret; the old one keeps signing for 24 hours.",
+        description=(
+            "Create a new webhook signing secret for a tenant and print it (shown only once). Webhooks "
+            "are signed with the new and the old secret for 24 hours, so receivers can switch over "
+            "without rejecting a delivery; after that only the new secret signs."
+        ),
+    )
+    rotate.add_argument("name", help="The tenant's name.")
+    _add_tenants_table_options(rotate, json_help="Print the new secret as one JSON object.")
+    rotate.set_defaults(run=_rotate_secret)
+
+    add_listen_command(commands)
     add_local_command(commands)
     return parser
 
 
-def _create_tenant(args: argparse.Namespace) -> int:
+def _add_tenants_table_options(command: argparse.ArgumentParser, *, json_help: str) -> None:
+    """Where the tenants table is: the options every `tenants` action shares."""
+    where = command.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack-name", help="A deployed jobgate stack (its TenantsTableName output is used).")
+    where.add_argument("--table", help="The tenants table name, e.g. of the local stack.")
+    command.add_argument("--region", help="AWS region (default: your AWS configuration).")
+    command.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's moto server.")
+    command.add_argument("--json", action="store_true", help=json_help)
+
+
+def _tenant_store(args: argparse.Namespace) -> TenantStore:
     session = boto3.session.Session(region_name=args.region)
     table = args.table or _stack_output(session, args.stack_name, "TenantsTableName", args.endpoint_url)
-    store = TenantStore(session.client("dynamodb", endpoint_url=args.endpoint_url), table)
+    return TenantStore(session.client("dynamodb", endpoint_url=args.endpoint_url), table)
+
+
+def _create_tenant(args: argparse.Namespace) -> int:
+    store = _tenant_store(args)
     try:
         credentials = register_tenant(store, args.name)
     except InvalidTenantName as error:
@@ -72,6 +97,31 @@ def _create_tenant(args: argparse.Namespace) -> int:
         print(f"API key:         {credentials.api_key}")
         print(f"Webhook secret:  {credentials.webhook_secret}")
         print("Store both now: jobgate keeps only a hash of the API key and cannot show it again.")
+    return 0
+
+
+def _rotate_secret(args: argparse.Namespace) -> int:
+    try:
+        rotated = rotate_secret(_tenant_store(args), args.name)
+    except TenantNotFound:
+        raise CliError(f"There is no tenant named {args.name!r}.") from None
+    except RotationContended:
+        raise CliError(f"Tenant {args.name!r} is being changed by someone else right now; try again.") from None
+    until = to_rfc3339(rotated.previous_signs_until)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tenant": rotated.tenant_id,
+                    "webhookSecret": rotated.webhook_secret,
+                    "previousSecretSignsUntil": until,
+                }
+            )
+        )
+    else:
+        print(f"Tenant:          {rotated.tenant_id}")
+        print(f"Webhook secret:  {rotated.webhook_secret}")
+        print(f"Webhooks are also signed with the previous secret until {until}; switch your receivers before then.")
     return 0
 
 

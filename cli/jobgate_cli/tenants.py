@@ -1,12 +1,23 @@
-"""Registering tenants: the one way an API key and a webhook secret come to exist."""
+"""Registering tenants and rotating their webhook secrets: the one way an API key and a
+webhook secret come to exist."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from jobgate.store.tenants import TenantStore
-from jobgate.tenants import hash_api_key, new_api_key, new_tenant, new_webhook_secret
+from jobgate.tenants import (
+    hash_api_key,
+    new_api_key,
+    new_tenant,
+    new_webhook_secret,
+    rotate_webhook_secret,
+)
 from jobgate.timeutil import utc_now
+
+# Each lost race means another rotation just succeeded; a few retries cover any real contention.
+ROTATION_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -25,3 +36,36 @@ def register_tenant(
     tenant = new_tenant(name, secret, utc_now())
     store.create(tenant, hash_api_key(key))
     return TenantCredentials(tenant_id=tenant.id, api_key=key, webhook_secret=secret)
+
+
+class TenantNotFound(Exception):
+    pass
+
+
+class RotationContended(Exception):
+    """Other rotations kept winning the race; nothing was changed by this one."""
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    tenant_id: str
+    webhook_secret: str
+    # Until then webhooks also carry a signature made with the replaced secret(s).
+    previous_signs_until: datetime
+
+
+def rotate_secret(store: TenantStore, name: str) -> RotatedSecret:
+    """Give the tenant a new webhook secret; concurrent rotations are redone, never lost."""
+    secret = new_webhook_secret()
+    for _ in range(ROTATION_ATTEMPTS):
+        tenant = store.get(name)
+        if tenant is None:
+            raise TenantNotFound(name)
+        now = utc_now()
+        saved = store.save_secrets(rotate_webhook_secret(tenant, secret, now), expected=tenant)
+        if saved is not None:
+            retiring = [s.retires_at for s in saved.webhook_secrets if s.retires_at is not None]
+            return RotatedSecret(
+                tenant_id=saved.id, webhook_secret=secret, previous_signs_until=max(retiring, default=now)
+            )
+    raise RotationContended(name)

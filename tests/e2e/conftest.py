@@ -31,22 +31,37 @@ def _environment() -> None:
     """The e2e stack sets its own AWS environment; the unit tests' fixture must not override it."""
 
 
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+OTHER_SECRET = "whsec_plJ3nmyCDGBKInavdOK15jsl"
+
+
+def start_local_stack(**config: Any) -> LocalStack:
+    """A local stack on free ports with the two test tenants; `config` overrides the defaults."""
+    settings: dict[str, Any] = {
+        "port": 0,
+        "aws_port": free_port(),
+        "tenants": [TenantSeed("acme", API_KEY, SECRET), TenantSeed("globex", OTHER_API_KEY, OTHER_SECRET)],
+        **config,
+    }
+    stack = LocalStack(LocalStackConfig(**settings))
+    stack.start()
+    return stack
+
+
+def eventually(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30) -> Any:
+    """Read until `done(value)`; fails the test with the last value when time runs out."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value):
+        assert time.monotonic() < deadline, f"gave up waiting; last value: {value!r}"
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
 @pytest.fixture(scope="module")
 def local_stack() -> Iterator[LocalStack]:
-    stack = LocalStack(
-        LocalStackConfig(
-            port=0,
-            aws_port=free_port(),
-            time_scale=0.5,
-            tenants=[
-                TenantSeed("acme", API_KEY, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-                TenantSeed("globex", OTHER_API_KEY, "whsec_plJ3nmyCDGBKInavdOK15jsl"),
-            ],
-            parameter_overrides={"JobRetentionMin": "PT1S"},
-            ttl_sweep_seconds=0.5,
-        )
-    )
-    stack.start()
+    stack = start_local_stack(time_scale=0.5, parameter_overrides={"JobRetentionMin": "PT1S"}, ttl_sweep_seconds=0.5)
     yield stack
     stack.stop()
 

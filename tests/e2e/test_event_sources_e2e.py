@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from jobgate_cli.local.stack import LocalStack, LocalStackConfig
-from tests.e2e.conftest import aws_clients, free_port
+from tests.e2e.conftest import aws_clients, eventually, free_port
 
 FIXTURE = Path(__file__).parent / "fixtures" / "event_sources" / "template.yaml"
 IDS = ["a-0", "a-1", "a-2", "poison-3", "a-4", "a-5", "a-6", "a-7"]
@@ -44,16 +44,6 @@ def source_changes(aws: Aws) -> None:
     for record_id in IDS:
         dynamodb.put_item(TableName="SourceTable", Item={"id": {"S": record_id}, "v": {"N": "1"}})
     dynamodb.put_item(TableName="SourceTable", Item={"id": {"S": "a-0"}, "v": {"N": "2"}})
-
-
-def eventually(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value):
-        assert time.monotonic() < deadline, f"gave up waiting; last value: {value!r}"
-        time.sleep(0.2)
-        value = read()
-    return value
 
 
 def deliveries(aws: Aws, consumer: str, kind: str) -> list[list[str]]:

@@ -6,17 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.e2e.conftest import OTHER_API_KEY, Client
-
-
-def eventually(read: Callable[[], Any], settled: Callable[[Any], bool]) -> Any:
-    """Read until the value settles (moto stops an execution at its next state, not at once)."""
-    deadline = time.monotonic() + 10
-    value = read()
-    while not settled(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = read()
-    return value
+from tests.e2e.conftest import OTHER_API_KEY, Client, eventually
 
 
 def test_a_job_runs_from_submit_to_succeeded_with_progress(client: Client) -> None:

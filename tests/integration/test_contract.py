@@ -15,6 +15,8 @@ API_MD_ROUTES = {
     ("DELETE", "/jobs/{id}"),
     ("GET", "/jobs/{id}/events"),
     ("GET", "/jobs/{id}/result"),
+    ("GET", "/jobs/{id}/deliveries"),
+    ("POST", "/jobs/{id}/deliveries/{sequence}/redeliver"),
     ("POST", "/uploads"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

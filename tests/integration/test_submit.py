@@ -82,6 +82,12 @@ def test_retention_is_checked_against_the_template_bounds(
         {"url": "https://user:pw@hooks.example.com/x"},
         {"url": "https://hooks.example.com:25/x"},
         {"url": "https://hooks.example.com/x", "events": ["job.exploded"]},
+        {"url": "https://169.254.169.254/latest/meta-data/"},
+        {"url": "https://[::ffff:169.254.169.254]/"},
+        {"url": "https://2130706433/"},
+        {"url": "https://0x7f.1/"},
+        {"url": "https://hooks.internal.test/x"},  # a name that resolves to 10.0.0.5
+        {"url": "https://does-not-resolve.invalid/x"},
     ],
 )
 def test_unacceptable_callbacks_are_422(tenant: TenantCredentials, callback: dict[str, object]) -> None:

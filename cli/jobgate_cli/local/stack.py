@@ -28,6 +28,8 @@ from jobgate_cli.tenants import TenantCredentials, register_tenant
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 DEV_TENANT = "dev"
+# Webhook receivers on this machine (`jobgate listen`) are reachable only in the local stack.
+LOCAL_WEBHOOK_NETWORKS = "127.0.0.1/32,::1/128"
 
 
 @dataclass
@@ -69,10 +71,11 @@ class LocalStack:
         config = self.config
         # Powertools reads its log level once, when a handler module is first imported.
         os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO" if config.verbose else "WARNING"
-        overrides = {
-            **scaled_time_overrides(load_template(config.template_path), config.time_scale),
-            **config.parameter_overrides,
-        }
+        raw_template = load_template(config.template_path)
+        overrides = scaled_time_overrides(raw_template, config.time_scale)
+        if "WebhookAllowedNetworks" in (raw_template.get("Parameters") or {}):
+            overrides["WebhookAllowedNetworks"] = LOCAL_WEBHOOK_NETWORKS
+        overrides.update(config.parameter_overrides)
         template = self.template = load_local_template(config.template_path, overrides)
         runtime = FunctionRuntime(template.functions, {"AWS_REGION": LOCAL_REGION, "AWS_DEFAULT_REGION": LOCAL_REGION})
         runtime.add_listener(self._log_invocation)

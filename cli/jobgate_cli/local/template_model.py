@@ -97,9 +97,14 @@ def scaled_time_overrides(template: Mapping[str, Any], scale: float) -> dict[str
     parameters = template.get("Parameters") or {}
     overrides: dict[str, str] = {}
     for name in time_parameters(template):
-        default = float(parameters[name]["Default"])
-        overrides[name] = str(max(1, round(default * scale)))
+        defaults = str(parameters[name]["Default"]).split(",")  # a Number or a CommaDelimitedList
+        overrides[name] = ",".join(str(max(1, round(float(value) * scale))) for value in defaults)
     return overrides
+
+
+def queue_url(queue_name: str) -> str:
+    """What `!Ref Queue` gives; moto reads the queue name from the path whatever the host."""
+    return f"https://sqs.{LOCAL_REGION}.amazonaws.com/{LOCAL_ACCOUNT_ID}/{queue_name}"
 
 
 def physical_name(logical_id: str, resource_type: str) -> str:
@@ -121,6 +126,11 @@ def load_local_template(template_path: Path, parameter_overrides: Mapping[str, s
         for logical_id, resource in resources.items()
         if resource["Type"] in {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"}
     }
+    # What `!Ref` gives for each: a name, or for a queue its URL.
+    ref_values = {
+        logical_id: queue_url(name) if resources[logical_id]["Type"] == "AWS::SQS::Queue" else name
+        for logical_id, name in physical_names.items()
+    }
     arn_fixer = _SamArnFixer(resources, physical_names)
     resources = arn_fixer.fix(resources)
     base_dir = template_path.parent
@@ -132,7 +142,7 @@ def load_local_template(template_path: Path, parameter_overrides: Mapping[str, s
             code_dir=(base_dir / str(f.codeuri)).resolve(),
             timeout_seconds=int(f.timeout or 3),
             memory_mb=int(f.memory or 128),
-            environment=_environment(f.environment, physical_names),
+            environment=_environment(f.environment, ref_values),
             events=arn_fixer.fix(dict(f.events or {})),
         )
         for f in SamFunctionProvider(stacks).get_all()
@@ -165,10 +175,10 @@ def load_local_template(template_path: Path, parameter_overrides: Mapping[str, s
     )
 
 
-def _environment(environment: Mapping[str, Any] | None, physical_names: Mapping[str, str]) -> dict[str, str]:
-    """SAM CLI resolves `!Ref Resource` to the logical id; use the local physical name instead."""
+def _environment(environment: Mapping[str, Any] | None, ref_values: Mapping[str, str]) -> dict[str, str]:
+    """SAM CLI resolves `!Ref Resource` to the logical id; use what the local resource's Ref gives."""
     variables = (environment or {}).get("Variables") or {}
-    return {str(k): physical_names.get(str(v), str(v)) for k, v in variables.items()}
+    return {str(k): ref_values.get(str(v), str(v)) for k, v in variables.items()}
 
 
 class _SamArnFixer:

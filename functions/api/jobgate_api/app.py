@@ -20,9 +20,10 @@ from jobgate.domain.errors import (
 )
 from jobgate.observability import logger
 from jobgate.store.jobs import InvalidCursor
+from jobgate.webhooks.delivery import DeliveryNotPossible
 from jobgate_api.gate import Admitted, KeyCache, admit, refusal_to_proxy_response
 from jobgate_api.problems import problem, validation_failed
-from jobgate_api.routes import jobs, uploads
+from jobgate_api.routes import deliveries, jobs, uploads
 
 API_TITLE = "jobgate"
 API_VERSION = "1.0.0"
@@ -32,6 +33,7 @@ SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(jobs.router)
 app.include_router(uploads.router)
+app.include_router(deliveries.router)
 app.enable_swagger(
     path="/docs", title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
 )
@@ -93,6 +95,13 @@ def _result_not_ready(error: ResultNotReady) -> Response[str]:
 @app.exception_handler(IdempotencyConflict)
 def _idempotency_conflict(error: IdempotencyConflict) -> Response[str]:
     return problem(409, "idempotency-key-reused", "Idempotency-Key reused", str(error))
+
+
+@app.exception_handler(DeliveryNotPossible)
+def _delivery_not_possible(error: DeliveryNotPossible) -> Response[str]:
+    if error.reason == "no-event":
+        return problem(404, "event-not-found", "Event not found", str(error))
+    return problem(409, "no-callback", "No callback", str(error))
 
 
 @app.exception_handler(InvalidCursor)

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from jobgate.domain.callbacks import check_callback_url
 from jobgate.domain.models import CamelModel, EventType, JobEvent, JobResource, Timestamp
 
 
 class CallbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="HTTPS URL that receives a signed webhook per event.")
+    url: str = Field(
+        max_length=2048, description="HTTPS URL that receives a signed webhook per event (see docs/webhooks.md)."
+    )
     events: list[EventType] | None = Field(
         default=None, description="Event types to send; default: every status change, not job.progress."
     )
-
-    @field_validator("url")
-    @classmethod
-    def _safe_url(cls, url: str) -> str:
-        return check_callback_url(url)
 
 
 class SubmitJobRequest(BaseModel):

@@ -11,6 +11,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_stepfunctions.client import SFNClient
 
 # Fail fast inside a 29 s API budget instead of retrying for minutes.
@@ -33,8 +34,14 @@ def s3() -> S3Client:
     return boto3.client("s3", config=_CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
 
 
+@cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=_CLIENT_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests start a fresh moto backend per test)."""
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     s3.cache_clear()
+    sqs.cache_clear()

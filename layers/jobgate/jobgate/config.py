@@ -47,6 +47,14 @@ class Settings(BaseModel):
     job_retention_min: str = Field(default="PT1H", alias="JOB_RETENTION_MIN")
     job_retention_max: str = Field(default="P90D", alias="JOB_RETENTION_MAX")
     stage: str = Field(default="dev", alias="STAGE")
+    webhook_retry_schedule: str = Field(
+        default="5,300,1800,7200,18000,36000,50400,72000,86400", alias="WEBHOOK_RETRY_SCHEDULE"
+    )
+    webhook_allowed_networks: str = Field(default="", alias="WEBHOOK_ALLOWED_NETWORKS")
+    webhook_connect_timeout_seconds: float = Field(default=5, alias="WEBHOOK_CONNECT_TIMEOUT_SECONDS")
+    webhook_attempt_timeout_seconds: float = Field(default=15, alias="WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
+    webhook_retry_queue_url: str = Field(default="", alias="WEBHOOK_RETRY_QUEUE_URL")
+    webhook_dead_letter_queue_url: str = Field(default="", alias="WEBHOOK_DEAD_LETTER_QUEUE_URL")
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -59,6 +67,10 @@ class Settings(BaseModel):
             minimum=parse_iso_duration(self.job_retention_min),
             maximum=parse_iso_duration(self.job_retention_max),
         )
+
+    @cached_property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return tuple(float(part) for part in self.webhook_retry_schedule.split(",") if part.strip())
 
     def state_machine_arn(self, job_type: str) -> str:
         """Job type `demo` runs on state machine `<stack>-job-demo` (a naming rule the template follows)."""

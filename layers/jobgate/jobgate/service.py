@@ -50,6 +50,7 @@ from jobgate.store.jobs import (
 )
 from jobgate.store.results import ResultStore
 from jobgate.timeutil import to_rfc3339, utc_now
+from jobgate.webhooks import ssrf
 
 # Concurrent writers (parallel steps, a cancel racing a task) re-read and re-plan this
 # many times before giving up with TransientStoreError, which state machines retry.
@@ -99,6 +100,8 @@ class JobService:
 
     def submit(self, tenant_id: str, request: SubmitRequest, idempotency_key: str | None) -> SubmitOutcome:
         job_type, validated = self._validate_input(request)
+        if request.callback is not None:
+            self._check_callback(request.callback.url)
         retention = self._resolve_retention(request.retention)
         now = self._clock()
         job = Job(
@@ -150,6 +153,14 @@ class JobService:
                     for e in error.errors()
                 ],
             ) from None
+
+    def _check_callback(self, url: str) -> None:
+        """WEBHOOKS.md at submit: the URL rules, and a host that resolves only to allowed addresses."""
+        try:
+            ssrf.resolve_callback_url(url, ssrf.AllowList.parse(self._settings.webhook_allowed_networks))
+        except ssrf.CallbackRefused as refused:
+            detail = f"The callback URL is not acceptable: {refused}"
+            raise InvalidJobRequest(detail, [{"pointer": "#/callback/url", "detail": str(refused)}]) from None
 
     def _resolve_retention(self, requested: str | None) -> timedelta:
         try:

@@ -6,29 +6,43 @@ import base64
 import hashlib
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
 from jobgate.domain.models import CamelModel, Timestamp
+from jobgate.webhooks.signing import SECRET_PREFIX as WEBHOOK_SECRET_PREFIX
 
 API_KEY_PREFIX = "jg_"
-WEBHOOK_SECRET_PREFIX = "whsec_"
 WEBHOOK_SECRET_BYTES = 32  # Standard Webhooks: 24-64 random bytes
+# After a rotation the replaced secret keeps signing this long (WEBHOOKS.md: 24 h), so
+# receivers can switch to the new one without rejecting a single delivery.
+SECRET_OVERLAP = timedelta(hours=24)
 TENANT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
 class WebhookSecret(CamelModel):
     secret: str
     created_at: Timestamp
-    # During rotation the old secret keeps signing until then (WEBHOOKS.md: 24 h).
+    # Set when a rotation replaces it: it keeps signing until then (SECRET_OVERLAP later).
     retires_at: Timestamp | None = None
+
+    def signs_at(self, now: datetime) -> bool:
+        return self.retires_at is None or now < self.retires_at
 
 
 class Tenant(CamelModel):
+    """`version` guards every write, as for jobs: concurrent rotations cannot lose a secret."""
+
     id: str = Field(pattern=TENANT_NAME_PATTERN.pattern)
     created_at: Timestamp
     webhook_secrets: list[WebhookSecret]
+    version: int = 1
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a webhook sent now is signed with, newest first."""
+        signing = [s for s in self.webhook_secrets if s.signs_at(now)]
+        return [s.secret for s in sorted(signing, key=lambda s: s.created_at, reverse=True)]
 
 
 class InvalidTenantName(ValueError):
@@ -63,3 +77,16 @@ def new_tenant(name: str, webhook_secret: str, now: datetime) -> Tenant:
         created_at=now,
         webhook_secrets=[WebhookSecret(secret=webhook_secret, created_at=now)],
     )
+
+
+def rotate_webhook_secret(tenant: Tenant, new_secret: str, now: datetime) -> Tenant:
+    """Add `new_secret`; the secrets it replaces keep signing for SECRET_OVERLAP, and those
+    already retired are dropped. A secret retiring sooner (an earlier rotation) keeps its
+    date: rotating again, e.g. after a leak, must never extend an old secret's life."""
+    retires_at = now + SECRET_OVERLAP
+    kept = [
+        s.model_copy(update={"retires_at": retires_at if s.retires_at is None else min(s.retires_at, retires_at)})
+        for s in tenant.webhook_secrets
+        if s.signs_at(now)
+    ]
+    return tenant.model_copy(update={"webhook_secrets": [WebhookSecret(secret=new_secret, created_at=now), *kept]})

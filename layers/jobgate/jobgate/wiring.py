@@ -6,11 +6,13 @@ from jobgate import aws, jobtypes
 from jobgate.config import Settings
 from jobgate.jobtypes import JobTypeRegistry
 from jobgate.service import JobService
+from jobgate.store.deliveries import DeliveryStore
 from jobgate.store.executions import Executions
 from jobgate.store.jobs import JobStore
 from jobgate.store.results import ResultStore
 from jobgate.store.tenants import TenantStore
 from jobgate.store.uploads import UploadStore
+from jobgate.webhooks.delivery import WebhookService
 
 
 def job_service(settings: Settings | None = None, registry: JobTypeRegistry | None = None) -> JobService:
@@ -32,3 +34,13 @@ def tenant_store(settings: Settings | None = None) -> TenantStore:
 def upload_store(settings: Settings | None = None) -> UploadStore:
     settings = settings or Settings.from_environment()
     return UploadStore(aws.s3(), settings.artifacts_bucket_name)
+
+
+def webhook_service(settings: Settings | None = None) -> WebhookService:
+    settings = settings or Settings.from_environment()
+    return WebhookService(
+        settings=settings,
+        deliveries=DeliveryStore(aws.dynamodb(), settings.jobs_table_name),
+        tenants=TenantStore(aws.dynamodb(), settings.tenants_table_name),
+        sqs=aws.sqs(),
+    )

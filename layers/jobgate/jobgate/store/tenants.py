@@ -1,4 +1,4 @@
-"""TenantStore: tenants and their API keys (stored only as SHA-256 hashes)."""
+"""TenantStore: tenants, their webhook secrets and API keys (keys stored only as SHA-256 hashes)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from jobgate.tenants import Tenant
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 
 class TenantExists(Exception):
@@ -22,6 +23,15 @@ def _key_item_pk(key_hash: str) -> str:
 
 def _tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
+
+
+def _tenant_item(tenant: Tenant) -> dict[str, AttributeValueTypeDef]:
+    return {
+        "pk": {"S": _tenant_pk(tenant.id)},
+        # Outside the document too, so writes can be conditional on it.
+        "version": {"N": str(tenant.version)},
+        "doc": {"S": tenant.model_dump_json(by_alias=True)},
+    }
 
 
 class TenantStore:
@@ -37,10 +47,7 @@ class TenantStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": {
-                                "pk": {"S": _tenant_pk(tenant.id)},
-                                "doc": {"S": tenant.model_dump_json(by_alias=True)},
-                            },
+                            "Item": _tenant_item(tenant),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -67,3 +74,25 @@ class TenantStore:
         response = self._client.get_item(TableName=self._table, Key={"pk": {"S": _tenant_pk(tenant_id)}})
         item = response.get("Item")
         return None if item is None else Tenant.model_validate_json(item["doc"]["S"])
+
+    def save_secrets(self, tenant: Tenant, expected: Tenant) -> Tenant | None:
+        """Store `tenant`'s webhook secrets if the stored tenant is still `expected` (its version);
+        None if it changed meanwhile (another rotation): read it again and redo the change."""
+        updated = expected.model_copy(
+            update={"webhook_secrets": tenant.webhook_secrets, "version": expected.version + 1}
+        )
+        condition = "version = :expected"
+        if expected.version == 1:
+            condition += " OR attribute_not_exists(version)"  # items written before versions were stored
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_tenant_item(updated),
+                ConditionExpression=f"attribute_exists(pk) AND ({condition})",
+                ExpressionAttributeValues={":expected": {"N": str(expected.version)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return updated

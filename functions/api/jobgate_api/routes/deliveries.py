@@ -1,0 +1,58 @@
+"""Routes of webhook deliveries: every attempt for a job, and sending an event again."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel
+
+from jobgate import wiring
+from jobgate.domain.models import CamelModel
+from jobgate.store.deliveries import DeliveryAttempt
+from jobgate.webhooks.signing import webhook_id
+from jobgate_api.context import job_service, tenant_id
+from jobgate_api.routes.jobs import JobId
+
+router = Router()
+JSON = "application/json"
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryAttempt]
+
+
+class RedeliveryAccepted(CamelModel):
+    job_id: str
+    sequence: int
+    webhook_id: str
+
+
+@router.get(
+    "/jobs/<id>/deliveries",
+    summary="Every webhook attempt for the job (event, attempt, time, status, latency, error)",
+    responses={
+        200: {"description": "Attempts in event and attempt order.", "content": {JSON: {"model": DeliveryList}}}
+    },
+)
+def list_deliveries(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+    job_service().get_for_tenant(tenant_id(router), id)
+    body = DeliveryList(items=wiring.webhook_service().attempts(id))
+    return Response(200, JSON, body.model_dump_json(by_alias=True))
+
+
+@router.post(
+    "/jobs/<id>/deliveries/<sequence>/redeliver",
+    summary="Send an event to the callback again, with the same webhook-id",
+    responses={202: {"description": "Queued for delivery."}, 409: {"description": "The job has no callback."}},
+)
+def redeliver(
+    id: JobId,  # noqa: A002 - API.md names it {id}
+    sequence: Annotated[int, Path(ge=1, description="The event's sequence number.")],
+) -> Response[str]:
+    job_service().get_for_tenant(tenant_id(router), id)
+    wiring.webhook_service().redeliver(id, sequence)
+    body = RedeliveryAccepted(job_id=id, sequence=sequence, webhook_id=webhook_id(id, sequence))
+    return Response(202, JSON, body.model_dump_json(by_alias=True))

@@ -1,0 +1,1 @@
+"""Webhooks: Standard Webhooks signing, SSRF-safe delivery, retries and redelivery."""

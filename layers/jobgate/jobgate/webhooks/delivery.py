@@ -1,0 +1,242 @@
+"""Delivering job events to callbacks: first attempts, retries on the schedule, redeliveries.
+
+Every attempt is signed afresh (Standard Webhooks), goes only to an address the SSRF rules
+allow (resolved once, connected to directly), and is recorded. A failed attempt is handed to
+the retry queue with the next delay of the schedule, so no caller ever waits on a slow
+receiver longer than one attempt's timeout; after the last one the delivery is `failed` and
+dead-lettered, and `redeliver` can send it again with the same webhook-id.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobgate.config import Settings
+from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
+from jobgate.store.tenants import TenantStore
+from jobgate.timeutil import to_rfc3339
+from jobgate.webhooks import ssrf
+from jobgate.webhooks.schedule import parse_retry_after, retry_delay
+from jobgate.webhooks.signing import webhook_headers, webhook_id
+from jobgate.webhooks.subscriptions import wants
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+RESPONSE_BODY_LIMIT = 1024
+MAX_SQS_DELAY_SECONDS = 900  # SQS caps DelaySeconds at 15 minutes: longer waits hop.
+
+
+class RetryMessage(BaseModel):
+    """What the retry queue carries: which event, which attempt, and when it is due."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    sequence: int
+    attempt: int
+    # Position in the retry schedule (a redelivery starts the schedule again).
+    round: int
+    due_at: float = Field(alias="dueAt")
+
+
+@dataclass(frozen=True)
+class AttemptResponse:
+    status_code: int | None
+    body: str | None
+    retry_after: float | None
+    error: str | None
+    latency_ms: int
+
+
+Sender = Callable[[str, bytes, dict[str, str], Settings], AttemptResponse]
+
+
+def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> AttemptResponse:
+    """One POST to the callback, to an address the SSRF rules allow; never raises."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        addresses = ssrf.resolve_callback_url(url, _allow_list(settings))
+        response = ssrf.send_pinned(
+            "POST",
+            url,
+            addresses,
+            headers=headers,
+            body=body,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            read_timeout=settings.webhook_attempt_timeout_seconds,
+        )
+    except ssrf.CallbackRefused as refused:
+        return AttemptResponse(None, None, None, f"refused: {refused}", elapsed())
+    except Exception as error:  # noqa: BLE001 - any transport failure is a failed attempt, recorded
+        return AttemptResponse(None, None, None, f"{type(error).__name__}: {error}"[:500], elapsed())
+    prefix = ssrf.read_body_prefix(response, RESPONSE_BODY_LIMIT)
+    return AttemptResponse(
+        status_code=response.status_code,
+        body=prefix.decode("utf-8", errors="replace"),
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        error=None,
+        latency_ms=elapsed(),
+    )
+
+
+def _allow_list(settings: Settings) -> ssrf.AllowList:
+    return ssrf.AllowList.parse(settings.webhook_allowed_networks)
+
+
+class DeliveryNotPossible(Exception):
+    """A redelivery of an event that does not exist (`no-event`) or of a job without callback (`no-callback`)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class WebhookService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        deliveries: DeliveryStore,
+        tenants: TenantStore,
+        sqs: SQSClient,
+        send: Sender = send_over_http,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._deliveries = deliveries
+        self._tenants = tenants
+        self._sqs = sqs
+        self._send = send
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    def first_attempt(self, event: StoredEvent) -> DeliveryAttempt | None:
+        """The stream's new event: deliver it now if its callback wants it (None if not)."""
+        if not wants(_callback(event), event.event_type):
+            return None
+        return self._attempt(event, attempt=1, round_=1)
+
+    def retry(self, message: RetryMessage) -> DeliveryAttempt | None:
+        """A due (or not yet due: hop again) message of the retry queue."""
+        wait = message.due_at - self._clock()
+        if wait >= 1:
+            self._enqueue(message)
+            return None
+        event = self._deliveries.event(message.job_id, message.sequence)
+        if event is None:  # the job was purged or has expired meanwhile: nothing left to deliver
+            return None
+        return self._attempt(event, attempt=message.attempt, round_=message.round)
+
+    def redeliver(self, job_id: str, sequence: int) -> None:
+        event = self._deliveries.event(job_id, sequence)
+        if event is None:
+            raise DeliveryNotPossible("no-event", f"Job {job_id} has no event {sequence}.")
+        if not (_callback(event) or {}).get("url"):
+            raise DeliveryNotPossible("no-callback", f"Job {job_id} was submitted without a callback URL.")
+        previous = [a.attempt for a in self._deliveries.attempts(job_id) if a.sequence == sequence]
+        self._enqueue(
+            RetryMessage(job_id=job_id, sequence=sequence, attempt=max(previous, default=0) + 1, round=1, due_at=0)
+        )
+
+    def attempts(self, job_id: str) -> list[DeliveryAttempt]:
+        return sorted(self._deliveries.attempts(job_id), key=lambda a: (a.sequence, a.attempt))
+
+    def _attempt(self, event: StoredEvent, *, attempt: int, round_: int) -> DeliveryAttempt | None:
+        callback = _callback(event) or {}
+        url = str(callback.get("url", ""))
+        if not url or self._deliveries.is_gone(event.job_id):
+            return None
+        now = self._clock()
+        msg_id = webhook_id(event.job_id, event.sequence)
+        tenant = self._tenants.get(event.tenant_id)
+        if tenant is None:  # the tenant was deleted: there is no one to sign for
+            return None
+        secrets = tenant.signing_secrets(datetime.fromtimestamp(now, UTC))
+        body = event.body.encode()
+        response = self._send(url, body, webhook_headers(secrets, msg_id, int(now), body), self._settings)
+        record = DeliveryAttempt(
+            sequence=event.sequence,
+            event_type=event.event_type,
+            webhook_id=msg_id,
+            attempt=attempt,
+            attempted_at=to_rfc3339(datetime.fromtimestamp(now, UTC)),
+            url=url,
+            status_code=response.status_code,
+            latency_ms=response.latency_ms,
+            response_body=response.body,
+            error=response.error or _status_error(response.status_code),
+            outcome="delivered",
+        )
+        if response.status_code is not None and 200 <= response.status_code < 300:
+            pass
+        elif response.status_code == 410:
+            record.outcome = "gone"
+            self._deliveries.mark_gone(event.job_id, event.ttl)
+        else:
+            delay = retry_delay(self._settings.webhook_retry_delays, round_, response.retry_after, self._rng)
+            if delay is None:
+                record.outcome = "failed"
+                self._dead_letter(event, record)
+            else:
+                due = now + delay
+                record.outcome = "retrying"
+                record.next_attempt_at = to_rfc3339(datetime.fromtimestamp(due, UTC))
+                self._enqueue(
+                    RetryMessage(
+                        job_id=event.job_id, sequence=event.sequence, attempt=attempt + 1, round=round_ + 1, due_at=due
+                    )
+                )
+        self._deliveries.record(event.job_id, record, event.ttl)
+        return record
+
+    def _enqueue(self, message: RetryMessage) -> None:
+        wait = max(0, math.ceil(message.due_at - self._clock()))
+        self._sqs.send_message(
+            QueueUrl=self._settings.webhook_retry_queue_url,
+            MessageBody=message.model_dump_json(by_alias=True),
+            DelaySeconds=min(wait, MAX_SQS_DELAY_SECONDS),
+        )
+
+    def _dead_letter(self, event: StoredEvent, record: DeliveryAttempt) -> None:
+        if not self._settings.webhook_dead_letter_queue_url:
+            return
+        self._sqs.send_message(
+            QueueUrl=self._settings.webhook_dead_letter_queue_url,
+            MessageBody=json.dumps(
+                {
+                    "jobId": event.job_id,
+                    "sequence": event.sequence,
+                    "webhookId": record.webhook_id,
+                    "lastAttempt": record.model_dump(by_alias=True),
+                }
+            ),
+        )
+
+
+def _callback(event: StoredEvent) -> dict[str, Any] | None:
+    job: dict[str, Any] = json.loads(event.body)["data"]["job"]
+    callback: dict[str, Any] | None = job.get("callback")
+    return callback
+
+
+def _status_error(status_code: int | None) -> str | None:
+    if status_code is None or 200 <= status_code < 300:
+        return None
+    if 300 <= status_code < 400:
+        return f"HTTP {status_code}: redirects are not followed"
+    return f"HTTP {status_code}"
