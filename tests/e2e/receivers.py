@@ -28,6 +28,7 @@ class Receiver:
     (a receiver that is down for a while); `hang` holds every request until `release` is set."""
 
     refuse_first: int = 0
+    refusal_status: int = 503
     hang: bool = False
     received: list[Received] = field(default_factory=list)
     refused: int = 0
@@ -41,7 +42,7 @@ class Receiver:
         with self._lock:
             if self.refused < self.refuse_first:
                 self.refused += 1
-                return 503
+                return self.refusal_status
             self.received.append(Received(headers, body))
             return 204
 
