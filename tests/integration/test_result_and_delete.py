@@ -6,9 +6,6 @@ import boto3
 import pytest
 import requests
 
-from jobgate import jobtypes
-from jobgate.jobtypes import JobType, Workflow
-from jobgate.jobtypes.demo import DEMO_JOB_TYPE
 from jobgate_cli.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import BUCKET, STATE_MACHINE_PREFIX, create_state_machine
@@ -105,14 +102,9 @@ def test_another_tenant_cannot_cancel_or_purge(client: ApiClient, other_tenant: 
 
 
 def test_an_express_job_type_cancels_at_its_next_step(client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a job type that runs as an Express workflow (which cannot be stopped)
-    express = JobType(
-        name="demo-express",
-        input_model=DEMO_JOB_TYPE.input_model,
-        steps=DEMO_JOB_TYPE.steps,
-        workflow=Workflow.EXPRESS,
-    )
-    monkeypatch.setattr(jobtypes, "JOB_TYPES", jobtypes.JOB_TYPES.with_type(express))
+    # Given a job type that runs as an Express workflow (which cannot be stopped), registered
+    # the way every job type is: its module in JOB_TYPE_MODULES
+    monkeypatch.setenv("JOB_TYPE_MODULES", "jobgate.jobtypes.demo,tests.fixtures.express_demo")
     create_state_machine("demo-express", "EXPRESS")
     job_id = client.request("POST", "/jobs", body={"type": "demo-express", "input": {"steps": 3}}).json["id"]
     lifecycle("start", job_id)

@@ -21,6 +21,7 @@ from jobgate_cli.local.http_api import LocalHttpApi
 from jobgate_cli.local.moto_endpoint import MotoEndpoint
 from jobgate_cli.local.resources import implied_dead_letter_queues, provision
 from jobgate_cli.local.runtime import FunctionRuntime, InvocationRecord
+from jobgate_cli.local.simulators import start_simulators
 from jobgate_cli.local.template_model import LocalTemplate, load_local_template, scaled_time_overrides
 from jobgate_cli.local.tenants_seed import TenantSeed
 from jobgate_cli.sam_template import LOCAL_REGION, load_template
@@ -28,6 +29,7 @@ from jobgate_cli.tenants import TenantCredentials, register_tenant
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 DEV_TENANT = "dev"
+API_URL_VARIABLE = "API_BASE_URL"
 # Webhook receivers on this machine (`jobgate listen`) are reachable only in the local stack.
 LOCAL_WEBHOOK_NETWORKS = "127.0.0.1/32,::1/128"
 
@@ -72,7 +74,10 @@ class LocalStack:
         # Powertools reads its log level once, when a handler module is first imported.
         os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO" if config.verbose else "WARNING"
         raw_template = load_template(config.template_path)
+        simulators = start_simulators(raw_template, config.host)
+        self._stoppables.extend(simulator.stop for simulator in simulators)
         overrides = scaled_time_overrides(raw_template, config.time_scale)
+        overrides.update({simulator.parameter: simulator.url for simulator in simulators})
         if "WebhookAllowedNetworks" in (raw_template.get("Parameters") or {}):
             overrides["WebhookAllowedNetworks"] = LOCAL_WEBHOOK_NETWORKS
         overrides.update(config.parameter_overrides)
@@ -89,6 +94,10 @@ class LocalStack:
         self._http = LocalHttpApi(template.api, runtime, config.host, config.port)
         self._http.start()
         self._stoppables.append(self._http.stop)
+        # Functions that hand out URLs of the API (vendor callbacks) learn where it listens.
+        for function in template.functions.values():
+            if API_URL_VARIABLE in function.environment:
+                function.environment[API_URL_VARIABLE] = self._http.url
 
     def stop(self) -> None:
         while self._stoppables:

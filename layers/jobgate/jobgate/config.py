@@ -47,6 +47,7 @@ class Settings(BaseModel):
     job_retention_min: str = Field(default="PT1H", alias="JOB_RETENTION_MIN")
     job_retention_max: str = Field(default="P90D", alias="JOB_RETENTION_MAX")
     stage: str = Field(default="dev", alias="STAGE")
+    job_type_module_list: str = Field(default="jobgate.jobtypes.demo", alias="JOB_TYPE_MODULES")
     webhook_retry_schedule: str = Field(
         default="5,300,1800,7200,18000,36000,50400,72000,86400", alias="WEBHOOK_RETRY_SCHEDULE"
     )
@@ -67,6 +68,10 @@ class Settings(BaseModel):
             minimum=parse_iso_duration(self.job_retention_min),
             maximum=parse_iso_duration(self.job_retention_max),
         )
+
+    @cached_property
+    def job_type_modules(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.job_type_module_list.split(",") if name.strip())
 
     @cached_property
     def webhook_retry_delays(self) -> tuple[float, ...]:

@@ -18,6 +18,7 @@ from jobgate.domain.changes import (
     ConfirmCancel,
     FailJob,
     JobChange,
+    RecordProgress,
     RecordStep,
     RequestCancel,
     StartJob,
@@ -295,6 +296,13 @@ class JobService:
             return self.apply(job_id, RecordStep(name=name, status=status, detail=detail))
         except IllegalTransition as refusal:
             raise JobCancelled(f"job {job_id} is {refusal.current}; step {name} not recorded") from None
+
+    def report_progress(self, job_id: str, message: str, percent: int | None = None) -> Job:
+        """Progress inside a step (job.progress; percent None = derived from the steps)."""
+        try:
+            return self.apply(job_id, RecordProgress(message=message, percent=percent))
+        except IllegalTransition as refusal:
+            raise JobCancelled(f"job {job_id} is {refusal.current}; progress not recorded") from None
 
     def complete(self, job_id: str, result: Any) -> Job | None:
         """Store the result, then succeed the job; None (and no result kept) if that is refused."""

@@ -22,7 +22,7 @@ def job_service(settings: Settings | None = None, registry: JobTypeRegistry | No
         jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
         results=ResultStore(aws.dynamodb(), aws.s3(), settings.jobs_table_name, settings.artifacts_bucket_name),
         executions=Executions(aws.stepfunctions()),
-        registry=registry or jobtypes.JOB_TYPES,
+        registry=registry or jobtypes.load_registry(settings.job_type_modules),
     )
 
 

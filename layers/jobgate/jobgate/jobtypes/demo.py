@@ -42,7 +42,7 @@ def _demo_steps(validated: BaseModel) -> list[str]:
     return [demo_step_name(i) for i in range(validated.steps)]
 
 
-DEMO_JOB_TYPE = JobType(
+JOB_TYPE = JobType(
     name="demo",
     input_model=DemoInput,
     steps=_demo_steps,
