@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI must not phone home from CI or developer machines.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help deps lint typecheck template-check unit test run build clean
+.PHONY: help deps lint typecheck template-check unit test run build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ lint: $(PY_STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff format --check .
 
 typecheck: $(PY_STAMP) ## mypy --strict on the code and the tests
-	$(BIN)/mypy layers/jobgate/jobgate cli/jobgate_cli functions tools tests
+	$(BIN)/mypy layers/jobgate/jobgate cli/jobgate_cli functions tools tests bench
 
 template-check: deps ## sam validate --lint, cfn-lint and asl-validator on every state machine
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
@@ -54,6 +54,9 @@ test: deps lint typecheck template-check unit ## Everything CI checks
 
 run: $(PY_STAMP) ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
 	$(BIN)/jobgate local
+
+bench: $(PY_STAMP) ## Benchmarks (BENCH.md); today: bulk-import of 200,000 rows -> bench/results/latest.json
+	$(PY) bench/bulk_import.py
 
 build: $(PY_STAMP) ## sam build for deployment (needs python3.12 on PATH, as Lambda runs it)
 	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" $(BIN)/sam build

@@ -21,6 +21,10 @@ API_MD_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 }
+# Routes a job type adds for third parties (not tenants): background-check vendors' signed callbacks.
+JOB_TYPE_ROUTES = {("POST", "/vendor-callbacks/{callbackId}")}
+# Statements that AWS allows only on "*" (the action has no resource type), each named on purpose.
+RESOURCE_STAR_STATEMENTS = {"ResumeVendorChecks"}  # states:SendTaskSuccess/Failure authorize by task token
 
 
 def functions() -> dict[str, dict[str, Any]]:
@@ -37,14 +41,14 @@ def template_routes() -> set[tuple[str, str]]:
 
 
 def test_the_template_routes_every_api_md_route_to_the_api_function() -> None:
-    assert template_routes() == API_MD_ROUTES
+    assert template_routes() == API_MD_ROUTES | JOB_TYPE_ROUTES
 
 
 def test_the_openapi_document_describes_the_same_routes(aws_backend: None) -> None:
     spec = ApiClient(None).get("/openapi.json").json
     described = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
     described |= {("GET", "/openapi.json"), ("GET", "/docs")}  # the documents do not describe themselves
-    assert described == API_MD_ROUTES
+    assert described == API_MD_ROUTES | JOB_TYPE_ROUTES
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
@@ -67,7 +71,7 @@ def test_no_function_policy_grants_every_resource() -> None:
     for name, properties in functions().items():
         for policy in properties.get("Policies", []):
             for statement in policy.get("Statement", []):
-                assert statement["Resource"] != "*", name
+                assert statement["Resource"] != "*" or statement.get("Sid") in RESOURCE_STAR_STATEMENTS, name
                 assert not any(action.endswith(":*") for action in statement["Action"]), name
 
 

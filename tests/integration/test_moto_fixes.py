@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 
+from jobgate_cli.moto_fixes import keep_stream_iterators_on_the_live_shard
 from tests.conftest import JOBS_TABLE
 from tests.integration.test_lifecycle import race
 
@@ -31,3 +33,30 @@ def test_of_racing_conditional_writers_exactly_one_wins(aws_backend: None) -> No
         client.put_item(TableName=JOBS_TABLE, Item={**key, "version": {"N": "1"}})
         outcomes = race(*[lambda w=w: write(w) for w in range(8)])
         assert len([o for o in outcomes if isinstance(o, int)]) == 1
+
+
+def test_a_stream_reader_still_sees_writes_after_a_cancelled_transaction(aws_backend: None) -> None:
+    keep_stream_iterators_on_the_live_shard()
+    client = boto3.client("dynamodb")
+    streams = boto3.client("dynamodbstreams")
+    stream_arn = client.describe_table(TableName=JOBS_TABLE)["Table"]["LatestStreamArn"]
+    shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="LATEST")
+    key = {"pk": {"S": "JOB#stream"}, "sk": {"S": "JOB"}}
+    client.put_item(TableName=JOBS_TABLE, Item={**key, "version": {"N": "1"}})
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": JOBS_TABLE,
+                        "Item": {**key, "version": {"N": "9"}},
+                        "ConditionExpression": "version = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                }
+            ]
+        )
+    client.put_item(TableName=JOBS_TABLE, Item={**key, "version": {"N": "2"}})
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert [r["dynamodb"]["NewImage"]["version"]["N"] for r in records] == ["1", "2"]

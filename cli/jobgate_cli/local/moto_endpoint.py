@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
 from jobgate_cli.local.runtime import FunctionRuntime
-from jobgate_cli.moto_fixes import make_dynamodb_requests_atomic
+from jobgate_cli.moto_fixes import keep_stream_iterators_on_the_live_shard, make_dynamodb_requests_atomic
 from jobgate_cli.sam_template import LOCAL_REGION
 
 ExecutionListener = Callable[[dict[str, Any]], None]
@@ -96,6 +96,7 @@ class MotoEndpoint:
         LambdaFunction._invoke_lambda = _invoke_lambda_in_process  # type: ignore[method-assign]
         BaseExecutionWorkerCommunication.terminated = _terminated_with_event  # type: ignore[method-assign]
         make_dynamodb_requests_atomic()
+        keep_stream_iterators_on_the_live_shard()
         _quiet_moto_logs()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()

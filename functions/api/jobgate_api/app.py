@@ -23,7 +23,7 @@ from jobgate.store.jobs import InvalidCursor
 from jobgate.webhooks.delivery import DeliveryNotPossible
 from jobgate_api.gate import Admitted, KeyCache, admit, refusal_to_proxy_response
 from jobgate_api.problems import problem, validation_failed
-from jobgate_api.routes import deliveries, jobs, uploads
+from jobgate_api.routes import deliveries, jobs, uploads, vendor_callbacks
 
 API_TITLE = "jobgate"
 API_VERSION = "1.0.0"
@@ -34,6 +34,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(jobs.router)
 app.include_router(uploads.router)
 app.include_router(deliveries.router)
+app.include_router(vendor_callbacks.router)
 app.enable_swagger(
     path="/docs", title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
 )

@@ -233,8 +233,10 @@ class JobService:
             except IllegalTransition:
                 # It finished meanwhile: report it as it is; a second DELETE purges it.
                 return self.get_for_tenant(tenant_id, job_id)
-        if self._registry.get(job.type).workflow is Workflow.EXPRESS:
-            # Express executions cannot be stopped: the next task sees `cancelling` and ends the run.
+        job_type = self._registry.get(job.type)
+        if job_type.workflow is Workflow.EXPRESS or not job_type.stop_on_cancel:
+            # Express executions cannot be stopped, and a job type that must undo its work on
+            # cancel (stop_on_cancel=False) is not: the next task sees `cancelling` and ends the run.
             return job
         self._executions.stop(
             execution_arn(self._settings.state_machine_arn(job.type), job.id), "Cancelled by its owner."

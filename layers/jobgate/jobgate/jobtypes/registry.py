@@ -25,6 +25,10 @@ class JobType:
     steps: Callable[[BaseModel], list[str]]
     workflow: Workflow = Workflow.STANDARD
     description: str = ""
+    # False: DELETE does not StopExecution a Standard workflow; the job becomes `cancelling`
+    # and its next task sees that (JobCancelled), so the workflow can still undo its work
+    # (a saga's compensations) before it ends `cancelled`. Express workflows always do this.
+    stop_on_cancel: bool = True
 
     def step_names(self, validated_input: BaseModel) -> list[str]:
         return self.steps(validated_input)

@@ -1,0 +1,91 @@
+"""POST /vendor-callbacks/{callbackId}: a background-check vendor's signed answer resumes the job.
+
+Vendors hold no tenant API key: this route is public at the gate and authenticates each
+request by its X-Vendor-Signature (HMAC-SHA256 with the deployment's vendor secret).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from jobgate import aws
+from jobgate.background_check import signing
+from jobgate.background_check.callbacks import UnknownCallback, VendorCallbackStore
+from jobgate.background_check.resume import (
+    BadSignature,
+    CheckNoLongerWaiting,
+    InvalidVendorAnswer,
+    ResumeOutcome,
+    ResumeUnavailable,
+    resume_from_callback,
+)
+from jobgate.background_check.settings import BackgroundCheckSettings
+from jobgate.config import Settings
+from jobgate.observability import logger
+from jobgate_api.context import request_header
+from jobgate_api.problems import problem, validation_failed
+
+router = Router()
+JSON = "application/json"
+CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The id in the vendor's callback URL.")]
+
+
+@router.post(
+    "/vendor-callbacks/<callbackId>",
+    summary="A vendor's answer to a background check (signed with X-Vendor-Signature; no API key)",
+    security=[],
+    responses={
+        202: {"description": "The check resumed with the vendor's finding."},
+        200: {"description": "A duplicate answer: already received, ignored."},
+        401: {"description": "Missing or wrong signature."},
+        404: {"description": "No such callback."},
+        410: {"description": "The check no longer waits (timed out, or its job was cancelled)."},
+    },
+)
+def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - the path names it {callbackId}
+    callback_id = callbackId
+    event = router.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    settings = Settings.from_environment()
+    try:
+        outcome = resume_from_callback(
+            VendorCallbackStore(aws.dynamodb(), settings.jobs_table_name),
+            aws.stepfunctions(),
+            BackgroundCheckSettings.from_environment().vendor_callback_secret.get_secret_value(),
+            callback_id,
+            body,
+            request_header(router, signing.SIGNATURE_HEADER),
+        )
+    except BadSignature:
+        logger.warning("vendor callback refused: bad signature", extra={"callback_id": callback_id})
+        return problem(401, "bad-signature", "Bad signature", f"The {signing.SIGNATURE_HEADER} header is not valid.")
+    except InvalidVendorAnswer as invalid:
+        return validation_failed(422, str(invalid), invalid.errors)
+    except UnknownCallback:
+        return problem(404, "callback-not-found", "Callback not found", f"No vendor callback {callback_id} exists.")
+    except CheckNoLongerWaiting:
+        return problem(
+            410,
+            "check-no-longer-waiting",
+            "Check no longer waiting",
+            "This check timed out or its job was cancelled; the answer was not used.",
+        )
+    except ResumeUnavailable:
+        return problem(
+            503,
+            "try-again",
+            "Try again",
+            "The answer could not be passed on now; send it again.",
+            headers={"Retry-After": "5"},
+        )
+    if outcome is ResumeOutcome.DUPLICATE:
+        note = {"status": "duplicate", "detail": "This callback was already answered; this answer was ignored."}
+        return Response(200, JSON, json.dumps(note))
+    return Response(202, JSON, json.dumps({"status": "accepted"}))

@@ -1,0 +1,18 @@
+"""Lambda: the order-fulfillment saga's stock tasks (reserve-inventory, confirm-order, release-stock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from jobgate.observability import logger
+from jobgate.orders import wiring
+from jobgate.orders.saga import SagaTask
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = SagaTask.model_validate(event)
+    logger.append_keys(job_id=task.saga.job_id, action=task.action)
+    return wiring.inventory_steps().run(task)

@@ -1,0 +1,96 @@
+"""The background-check workflow's tasks: start a vendor check, record its answer, sum up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobgate.background_check.callbacks import VendorCallbackStore
+from jobgate.background_check.models import PENDING, Candidate, Finding, Vendor, VendorAnswer, overall_verdict
+from jobgate.background_check.vendors import VendorApi
+from jobgate.domain.models import StepStatus
+from jobgate.service import JobService
+
+CALLBACK_ROUTE = "/vendor-callbacks"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+
+
+class StartVendorCheckRequest(_Request):
+    vendor: Vendor
+    candidate: Candidate
+    timeout_seconds: int = Field(alias="timeoutSeconds", ge=1)
+    task_token: str = Field(alias="taskToken", min_length=1)
+
+
+class RecordFindingRequest(_Request):
+    vendor: Vendor
+    answer: VendorAnswer
+
+
+class RecordNoAnswerRequest(_Request):
+    vendor: Vendor
+    timeout_seconds: int = Field(alias="timeoutSeconds")
+    # The Catch's {Error, Cause}.
+    error: dict[str, Any] = Field(default_factory=dict)
+
+
+class SummarizeRequest(_Request):
+    findings: list[dict[str, Any]]
+
+
+def callback_url(api_base_url: str, callback_id: str) -> str:
+    return f"{api_base_url.rstrip('/')}{CALLBACK_ROUTE}/{callback_id}"
+
+
+def start_vendor_check(
+    jobs: JobService,
+    callbacks: VendorCallbackStore,
+    vendors: VendorApi,
+    api_base_url: str,
+    request: StartVendorCheckRequest,
+) -> dict[str, Any]:
+    """Mark the vendor's step running, keep the task token under a callback id, ask the vendor."""
+    jobs.require_active(request.job_id)
+    jobs.record_step(request.job_id, request.vendor.value, StepStatus.RUNNING, {"finding": PENDING})
+    callback_id = callbacks.register(request.job_id, request.vendor, request.task_token, request.timeout_seconds)
+    check_id = vendors.request_check(
+        request.vendor,
+        request.candidate,
+        callback_url(api_base_url, callback_id),
+        reference=f"{request.job_id}/{request.vendor.value}",
+    )
+    return {"callbackId": callback_id, "vendorCheckId": check_id}
+
+
+def record_finding(jobs: JobService, request: RecordFindingRequest) -> dict[str, Any]:
+    """The vendor answered: its step succeeded, with the finding as detail (a job.step event)."""
+    jobs.require_active(request.job_id)
+    detail: dict[str, Any] = {"finding": request.answer.finding.value}
+    if request.answer.reference:
+        detail["reference"] = request.answer.reference
+    jobs.record_step(request.job_id, request.vendor.value, StepStatus.SUCCEEDED, detail)
+    return {"vendor": request.vendor.value, "finding": request.answer.finding.value}
+
+
+def record_no_answer(jobs: JobService, request: RecordNoAnswerRequest) -> dict[str, Any]:
+    """No answer in time (or no vendor to ask): the step is skipped and its finding inconclusive."""
+    jobs.require_active(request.job_id)
+    if request.error.get("Error") == "States.Timeout":
+        reason = f"vendor did not answer within {request.timeout_seconds} s"
+    else:
+        reason = f"vendor could not be reached ({request.error.get('Error', 'unknown error')})"
+    detail = {"finding": Finding.INCONCLUSIVE.value, "reason": reason}
+    jobs.record_step(request.job_id, request.vendor.value, StepStatus.SKIPPED, detail)
+    return {"vendor": request.vendor.value, "finding": Finding.INCONCLUSIVE.value}
+
+
+def summarize(request: SummarizeRequest) -> dict[str, Any]:
+    """The job's result: every vendor's finding and the overall verdict."""
+    findings = {Vendor(item["vendor"]): Finding(item["finding"]) for item in request.findings}
+    return overall_verdict(findings).model_dump(mode="json")

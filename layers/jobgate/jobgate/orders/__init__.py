@@ -1,0 +1,1 @@
+"""The order-fulfillment saga: stock reservations, payment and shipping providers, compensations."""

@@ -1,0 +1,105 @@
+"""Vendor callbacks (background-check): a task token is handed out once, whatever the vendor repeats."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from jobgate.background_check import signing
+from jobgate.background_check.callbacks import CallbackAlreadyAnswered, UnknownCallback, VendorCallbackStore
+from jobgate.background_check.models import Vendor
+from jobgate.background_check.resume import (
+    BadSignature,
+    CheckNoLongerWaiting,
+    InvalidVendorAnswer,
+    ResumeOutcome,
+    ResumeUnavailable,
+    resume_from_callback,
+)
+from tests.conftest import JOBS_TABLE
+
+SECRET = "vsec_" + "s" * 40
+ANSWER = {"vendor": "identity", "finding": "clear", "reference": "chk_9"}
+
+
+class FakeStepFunctions:
+    """Records SendTaskSuccess calls; raises `error_code` as AWS would when set."""
+
+    def __init__(self, error_code: str | None = None) -> None:
+        self.error_code = error_code
+        self.resumed: list[tuple[str, dict[str, Any]]] = []
+
+    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        if self.error_code:
+            raise ClientError({"Error": {"Code": self.error_code, "Message": "no"}}, "SendTaskSuccess")
+        self.resumed.append((taskToken, json.loads(output)))
+        return {}
+
+
+@pytest.fixture
+def store(aws_backend: None) -> VendorCallbackStore:
+    return VendorCallbackStore(boto3.client("dynamodb"), JOBS_TABLE)
+
+
+def resume(store: VendorCallbackStore, sfn: FakeStepFunctions, callback_id: str, answer: dict[str, Any]) -> Any:
+    body = json.dumps(answer).encode()
+    signature = signing.sign(SECRET, callback_id, body)
+    return resume_from_callback(store, sfn, SECRET, callback_id, body, signature)  # type: ignore[arg-type]
+
+
+def test_a_callback_is_claimed_once(store: VendorCallbackStore) -> None:
+    callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
+    assert store.claim(callback_id).task_token == "token-1"
+    with pytest.raises(CallbackAlreadyAnswered):
+        store.claim(callback_id)
+
+
+def test_an_unknown_callback_is_not_found(store: VendorCallbackStore) -> None:
+    with pytest.raises(UnknownCallback):
+        store.claim("vcb_never-issued")
+
+
+def test_a_signed_answer_resumes_the_workflow_once(store: VendorCallbackStore) -> None:
+    callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
+    sfn = FakeStepFunctions()
+    assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.RESUMED
+    assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.DUPLICATE
+    assert sfn.resumed == [("token-1", ANSWER)]
+
+
+def test_a_bad_signature_resumes_nothing_and_leaves_the_callback_open(store: VendorCallbackStore) -> None:
+    callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
+    sfn = FakeStepFunctions()
+    body = json.dumps(ANSWER).encode()
+    forged = signing.sign("vsec_" + "f" * 40, callback_id, body)
+    with pytest.raises(BadSignature):
+        resume_from_callback(store, sfn, SECRET, callback_id, body, forged)  # type: ignore[arg-type]
+    assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.RESUMED
+
+
+def test_an_answer_from_the_wrong_vendor_is_refused_and_the_callback_stays_open(store: VendorCallbackStore) -> None:
+    callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
+    sfn = FakeStepFunctions()
+    with pytest.raises(InvalidVendorAnswer):
+        resume(store, sfn, callback_id, {**ANSWER, "vendor": "criminal"})
+    assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.RESUMED
+
+
+@pytest.mark.parametrize("code", ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"])
+def test_an_answer_after_the_check_ended_is_too_late(store: VendorCallbackStore, code: str) -> None:
+    callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
+    with pytest.raises(CheckNoLongerWaiting):
+        resume(store, FakeStepFunctions(code), callback_id, ANSWER)
+
+
+def test_a_passing_step_functions_error_lets_the_vendor_try_again(store: VendorCallbackStore) -> None:
+    callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
+    with pytest.raises(ResumeUnavailable):
+        resume(store, FakeStepFunctions("ThrottlingException"), callback_id, ANSWER)
+    sfn = FakeStepFunctions()
+    assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.RESUMED
+    assert sfn.resumed == [("token-1", ANSWER)]
