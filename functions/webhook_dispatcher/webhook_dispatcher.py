@@ -51,13 +51,12 @@ def deliver_batch(service: WebhookService, events: list[StoredEvent]) -> set[tup
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     service = wiring.webhook_service()
-    records = [DynamoDBRecord(r) for r in event.get("Records", [])]
-    stored = [event_from_item(r.raw_event["dynamodb"]["NewImage"]) for r in records]
-    failed = deliver_batch(service, stored)
+    by_record = {r["eventID"]: event_from_item(r["dynamodb"]["NewImage"]) for r in event.get("Records", [])}
+    failed = deliver_batch(service, list(by_record.values()))
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
     def fail_if_undelivered(record: DynamoDBRecord) -> None:
-        item = event_from_item(record.raw_event["dynamodb"]["NewImage"])
+        item = by_record[record.event_id]
         if (item.job_id, item.sequence) in failed:
             raise RuntimeError(f"delivery of {item.job_id} #{item.sequence} not handled; the stream retries it")
 

@@ -43,9 +43,9 @@ def create_app() -> Flask:
         with sandbox.lock:
             sandbox.attempts[key] += 1
             attempt = sandbox.attempts[key]
-            replayed = sandbox.replies.get(key)
+        replayed = sandbox.replayed(key)
         if replayed is not None:
-            return sandbox.reply(replayed[0], replayed[1], replayed=True)
+            return replayed
         if token == "tok_down" or (token == "tok_flaky" and attempt <= FLAKY_FAILURES):
             return sandbox.reply(*problem(503, "unavailable", "The payment service is unavailable."))
         if token == "tok_slow":
@@ -63,19 +63,11 @@ def create_app() -> Flask:
                 "idempotencyKey": key,
             }
             status, answer = 201, charge
-        with sandbox.lock:
-            # Two concurrent first attempts: the first to finish wins, the other gets its answer.
-            status, answer = sandbox.replies.setdefault(key, (status, answer))
-            if status == 201:
-                charges.setdefault(str(answer["id"]), answer)
-        return sandbox.reply(status, answer)
+        return sandbox.settle(key, status, answer, charges)
 
     @app.get("/charges")
     def find_charges() -> Response:
-        key = request.args.get("idempotencyKey", "")
-        with sandbox.lock:
-            found = [dict(c) for c in charges.values() if c["idempotencyKey"] == key]
-        return sandbox.reply(200, {"items": found})
+        return sandbox.find_by_key(charges)
 
     @app.post("/charges/<charge_id>/refunds")
     def refund(charge_id: str) -> Response:
@@ -84,9 +76,9 @@ def create_app() -> Flask:
             return sandbox.reply(*problem(400, "idempotency_key_required", "Send an Idempotency-Key header."))
         with sandbox.lock:
             charge = charges.get(charge_id)
-            replayed = sandbox.replies.get(key)
+        replayed = sandbox.replayed(key)
         if replayed is not None:
-            return sandbox.reply(replayed[0], replayed[1], replayed=True)
+            return replayed
         if charge is None:
             return sandbox.reply(*problem(404, "no_such_charge", f"No charge {charge_id}."))
         if charge["cardToken"] == "tok_refund_fails":

@@ -50,6 +50,28 @@ class Sandbox:
         response.status_code = status
         return response
 
+    def replayed(self, key: str) -> Response | None:
+        """The first answer again, for a repeat of an idempotency key already answered."""
+        with self.lock:
+            first = self.replies.get(key)
+        return None if first is None else self.reply(first[0], first[1], replayed=True)
+
+    def settle(self, key: str, status: int, answer: dict[str, Any], created: dict[str, dict[str, Any]]) -> Response:
+        """Answer a write once per key: of two concurrent first attempts the first to finish
+        wins and the other gets its answer; a created object (201) is kept in `created`."""
+        with self.lock:
+            status, answer = self.replies.setdefault(key, (status, answer))
+            if status == 201:
+                created.setdefault(str(answer["id"]), answer)
+        return self.reply(status, answer)
+
+    def find_by_key(self, objects: dict[str, dict[str, Any]]) -> Response:
+        """GET ...?idempotencyKey=K: what the write with that key created (how undo finds it)."""
+        key = request.args.get("idempotencyKey", "")
+        with self.lock:
+            found = [dict(o) for o in objects.values() if o["idempotencyKey"] == key]
+        return self.reply(200, {"items": found})
+
 
 def problem(status: int, error: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": error, "message": message}

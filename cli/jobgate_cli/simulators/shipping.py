@@ -32,10 +32,9 @@ def create_app() -> Flask:
         body: dict[str, Any] = request.get_json(silent=True) or {}
         if not key:
             return sandbox.reply(*problem(400, "idempotency_key_required", "Send an Idempotency-Key header."))
-        with sandbox.lock:
-            replayed = sandbox.replies.get(key)
+        replayed = sandbox.replayed(key)
         if replayed is not None:
-            return sandbox.reply(replayed[0], replayed[1], replayed=True)
+            return replayed
         recipient: dict[str, Any] = body.get("recipient") or {}
         postcode = str(recipient.get("postcode", ""))
         if postcode == UNKNOWN_POSTCODE:
@@ -52,18 +51,11 @@ def create_app() -> Flask:
                 "idempotencyKey": key,
             }
             status = 201
-        with sandbox.lock:
-            status, answer = sandbox.replies.setdefault(key, (status, answer))
-            if status == 201:
-                shipments.setdefault(str(answer["id"]), answer)
-        return sandbox.reply(status, answer)
+        return sandbox.settle(key, status, answer, shipments)
 
     @app.get("/shipments")
     def find_shipments() -> Response:
-        key = request.args.get("idempotencyKey", "")
-        with sandbox.lock:
-            found = [dict(s) for s in shipments.values() if s["idempotencyKey"] == key]
-        return sandbox.reply(200, {"items": found})
+        return sandbox.find_by_key(shipments)
 
     @app.post("/shipments/<shipment_id>/cancel")
     def cancel(shipment_id: str) -> Response:

@@ -183,7 +183,8 @@ class JobService:
                 detail=f"Starting the workflow failed: {type(error).__name__}.",
             )
             return self.apply(job.id, FailJob(failure))
-        return self._jobs.get(job.id) or job
+        # Answered as accepted (queued); no second read: the client polls for what follows.
+        return job
 
     # --- reading ------------------------------------------------------------------------
 

@@ -107,10 +107,12 @@ def _target_of(job: Job, change: JobChange) -> tuple[JobStatus, EventType]:
     match change:
         case StartJob():
             return JobStatus.RUNNING, EventType.STARTED
+        # Steps and progress keep the status: refused on a queued job (queued -> queued is
+        # not a transition) and on a terminal one.
         case RecordStep():
-            return _same_status_if_active(job), EventType.STEP
+            return job.status, EventType.STEP
         case RecordProgress():
-            return _same_status_if_active(job), EventType.PROGRESS
+            return job.status, EventType.PROGRESS
         case SucceedJob():
             return JobStatus.SUCCEEDED, EventType.SUCCEEDED
         case FailJob():
@@ -119,12 +121,6 @@ def _target_of(job: Job, change: JobChange) -> tuple[JobStatus, EventType]:
             return JobStatus.CANCELLING, EventType.CANCELLING
         case ConfirmCancel():
             return JobStatus.CANCELLED, EventType.CANCELLED
-
-
-def _same_status_if_active(job: Job) -> JobStatus:
-    # Steps and progress belong to a job that is doing work; on a queued job they are
-    # refused (queued -> queued is not a transition), on a terminal one too.
-    return job.status
 
 
 def _apply_details(job: Job, change: JobChange, now: datetime) -> None:

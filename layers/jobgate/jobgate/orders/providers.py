@@ -62,22 +62,43 @@ def _message(response: requests.Response) -> str:
     return str(body)[:200]
 
 
-class PaymentClient:
+class _ProviderClient:
+    """One provider's base URL, timeout and session, and the failures every call shares."""
+
+    provider = "provider"
+
     def __init__(self, base_url: str, timeout: float, session: requests.Session | None = None) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = timeout
         self._session = session or requests.Session()
 
-    def charge(self, job_id: str, card_token: str, amount: int, currency: str) -> Charge:
+    def _call(self, method: str, path: str, unreachable: type[Exception], **kwargs: Any) -> requests.Response:
+        """The response, or `unreachable` when the provider could not be reached at all."""
         try:
-            response = self._session.post(
-                f"{self._base}/charges",
-                json={"cardToken": card_token, "amount": amount, "currency": currency, "reference": job_id},
-                headers={IDEMPOTENCY_HEADER: charge_key(job_id)},
-                timeout=self._timeout,
-            )
+            return self._session.request(method, f"{self._base}{path}", timeout=self._timeout, **kwargs)
         except requests.RequestException as error:
-            raise PaymentProviderUnavailable(f"The payment provider could not be reached: {error}") from None
+            raise unreachable(f"The {self.provider} could not be reached: {error}") from None
+
+    def _find_by_key(self, path: str, key: str, noun: str, failure: type[Exception]) -> dict[str, Any] | None:
+        """What this job's write with idempotency key `key` created, if anything."""
+        response = self._call("GET", path, failure, params={"idempotencyKey": key})
+        if not response.ok:
+            raise failure(f"Looking up the {noun} failed: the {self.provider} answered {response.status_code}.")
+        found: list[dict[str, Any]] = response.json().get("items", [])
+        return found[0] if found else None
+
+
+class PaymentClient(_ProviderClient):
+    provider = "payment provider"
+
+    def charge(self, job_id: str, card_token: str, amount: int, currency: str) -> Charge:
+        response = self._call(
+            "POST",
+            "/charges",
+            PaymentProviderUnavailable,
+            json={"cardToken": card_token, "amount": amount, "currency": currency, "reference": job_id},
+            headers={IDEMPOTENCY_HEADER: charge_key(job_id)},
+        )
         if response.status_code == 402:
             raise CardDeclined(f"The card was declined: {_message(response)}")
         if response.status_code >= 500 or response.status_code == 429:
@@ -91,28 +112,18 @@ class PaymentClient:
 
     def find_charge(self, job_id: str) -> Charge | None:
         """The charge this job made, if any (found by its idempotency key)."""
-        try:
-            response = self._session.get(
-                f"{self._base}/charges", params={"idempotencyKey": charge_key(job_id)}, timeout=self._timeout
-            )
-        except requests.RequestException as error:
-            raise RefundFailed(f"The payment provider could not be reached: {error}") from None
-        if not response.ok:
-            raise RefundFailed(f"Looking up the charge failed: the payment provider answered {response.status_code}.")
-        found: list[dict[str, Any]] = response.json().get("items", [])
-        return Charge(id=str(found[0]["id"]), status=str(found[0]["status"])) if found else None
+        found = self._find_by_key("/charges", charge_key(job_id), "charge", RefundFailed)
+        return Charge(id=str(found["id"]), status=str(found["status"])) if found else None
 
     def refund(self, job_id: str, charge: Charge) -> str:
         """Refund the whole charge; the refund's id."""
-        try:
-            response = self._session.post(
-                f"{self._base}/charges/{charge.id}/refunds",
-                json={"reason": "order not fulfilled"},
-                headers={IDEMPOTENCY_HEADER: refund_key(job_id)},
-                timeout=self._timeout,
-            )
-        except requests.RequestException as error:
-            raise RefundFailed(f"The payment provider could not be reached: {error}") from None
+        response = self._call(
+            "POST",
+            f"/charges/{charge.id}/refunds",
+            RefundFailed,
+            json={"reason": "order not fulfilled"},
+            headers={IDEMPOTENCY_HEADER: refund_key(job_id)},
+        )
         if not response.ok:
             raise RefundFailed(
                 f"The refund of charge {charge.id} failed: the payment provider answered {response.status_code}"
@@ -121,22 +132,17 @@ class PaymentClient:
         return str(response.json()["id"])
 
 
-class ShippingClient:
-    def __init__(self, base_url: str, timeout: float, session: requests.Session | None = None) -> None:
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout
-        self._session = session or requests.Session()
+class ShippingClient(_ProviderClient):
+    provider = "shipping provider"
 
     def create(self, job_id: str, recipient: dict[str, Any], parcels: list[dict[str, Any]]) -> Shipment:
-        try:
-            response = self._session.post(
-                f"{self._base}/shipments",
-                json={"recipient": recipient, "items": parcels, "reference": job_id},
-                headers={IDEMPOTENCY_HEADER: shipment_key(job_id)},
-                timeout=self._timeout,
-            )
-        except requests.RequestException as error:
-            raise ShippingProviderUnavailable(f"The shipping provider could not be reached: {error}") from None
+        response = self._call(
+            "POST",
+            "/shipments",
+            ShippingProviderUnavailable,
+            json={"recipient": recipient, "items": parcels, "reference": job_id},
+            headers={IDEMPOTENCY_HEADER: shipment_key(job_id)},
+        )
         if response.status_code == 422:
             raise UnknownPostcode(f"The shipping provider cannot deliver there: {_message(response)}")
         if response.status_code >= 500 or response.status_code == 429:
@@ -151,24 +157,11 @@ class ShippingClient:
         )
 
     def find(self, job_id: str) -> Shipment | None:
-        try:
-            response = self._session.get(
-                f"{self._base}/shipments", params={"idempotencyKey": shipment_key(job_id)}, timeout=self._timeout
-            )
-        except requests.RequestException as error:
-            raise ShipmentCancellationFailed(f"The shipping provider could not be reached: {error}") from None
-        if not response.ok:
-            raise ShipmentCancellationFailed(
-                f"Looking up the shipment failed: the shipping provider answered {response.status_code}."
-            )
-        found: list[dict[str, Any]] = response.json().get("items", [])
-        return Shipment(id=str(found[0]["id"]), status=str(found[0]["status"])) if found else None
+        found = self._find_by_key("/shipments", shipment_key(job_id), "shipment", ShipmentCancellationFailed)
+        return Shipment(id=str(found["id"]), status=str(found["status"])) if found else None
 
     def cancel(self, shipment: Shipment) -> None:
-        try:
-            response = self._session.post(f"{self._base}/shipments/{shipment.id}/cancel", timeout=self._timeout)
-        except requests.RequestException as error:
-            raise ShipmentCancellationFailed(f"The shipping provider could not be reached: {error}") from None
+        response = self._call("POST", f"/shipments/{shipment.id}/cancel", ShipmentCancellationFailed)
         if not response.ok:
             raise ShipmentCancellationFailed(
                 f"Cancelling shipment {shipment.id} failed: the shipping provider answered {response.status_code}"

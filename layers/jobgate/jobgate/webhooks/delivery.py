@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobgate.config import Settings
 from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
 from jobgate.store.tenants import TenantStore
+from jobgate.tenants import Tenant
 from jobgate.timeutil import to_rfc3339
 from jobgate.webhooks import ssrf
 from jobgate.webhooks.schedule import parse_retry_after, retry_delay
@@ -124,6 +125,7 @@ class WebhookService:
         self._send = send
         self._clock = clock
         self._rng = rng or random.Random()
+        self._tenants_seen: dict[str, Tenant | None] = {}
 
     def first_attempt(self, event: StoredEvent) -> DeliveryAttempt | None:
         """The stream's new event: deliver it now if its callback wants it (None if not)."""
@@ -163,7 +165,7 @@ class WebhookService:
             return None
         now = self._clock()
         msg_id = webhook_id(event.job_id, event.sequence)
-        tenant = self._tenants.get(event.tenant_id)
+        tenant = self._tenant(event.tenant_id)
         if tenant is None:  # the tenant was deleted: there is no one to sign for
             return None
         secrets = tenant.signing_secrets(datetime.fromtimestamp(now, UTC))
@@ -203,6 +205,12 @@ class WebhookService:
                 )
         self._deliveries.record(event.job_id, record, event.ttl)
         return record
+
+    def _tenant(self, tenant_id: str) -> Tenant | None:
+        """Read once per service (one invocation), not once per event of the batch."""
+        if tenant_id not in self._tenants_seen:
+            self._tenants_seen[tenant_id] = self._tenants.get(tenant_id)
+        return self._tenants_seen[tenant_id]
 
     def _enqueue(self, message: RetryMessage) -> None:
         wait = max(0, math.ceil(message.due_at - self._clock()))
