@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -67,16 +66,9 @@ def bare_loop(path: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows_valid": valid, "peak_rss_growth_mib": peak_rss_mib() - before}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def local_stack_import(path: Path, rows: int) -> dict[str, Any]:
     stack = LocalStack(
-        LocalStackConfig(port=0, aws_port=free_port(), tenants=[TenantSeed("bench", API_KEY, "whsec_" + "A" * 32)])
+        LocalStackConfig(port=0, aws_port=0, tenants=[TenantSeed("bench", API_KEY, "whsec_" + "A" * 32)])
     )
     stack.start()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -19,13 +18,6 @@ OTHER_API_KEY = "jg_e2e-globex-key"
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(autouse=True)
 def _environment() -> None:
     """The e2e stack sets its own AWS environment; the unit tests' fixture must not override it."""
@@ -39,7 +31,7 @@ def start_local_stack(**config: Any) -> LocalStack:
     """A local stack on free ports with the two test tenants; `config` overrides the defaults."""
     settings: dict[str, Any] = {
         "port": 0,
-        "aws_port": free_port(),
+        "aws_port": 0,  # the endpoint takes a free port itself: no race with other listeners
         "tenants": [TenantSeed("acme", API_KEY, SECRET), TenantSeed("globex", OTHER_API_KEY, OTHER_SECRET)],
         **config,
     }

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from jobgate_cli.local.stack import LocalStack, LocalStackConfig
-from tests.e2e.conftest import aws_clients, eventually, free_port
+from tests.e2e.conftest import aws_clients, eventually
 
 FIXTURE = Path(__file__).parent / "fixtures" / "event_sources" / "template.yaml"
 IDS = ["a-0", "a-1", "a-2", "poison-3", "a-4", "a-5", "a-6", "a-7"]
@@ -26,7 +26,7 @@ Aws = Callable[[str], Any]
 
 @pytest.fixture(scope="module")
 def event_stack() -> Iterator[LocalStack]:
-    stack = LocalStack(LocalStackConfig(template_path=FIXTURE, port=0, aws_port=free_port(), time_scale=0.2))
+    stack = LocalStack(LocalStackConfig(template_path=FIXTURE, port=0, aws_port=0, time_scale=0.2))
     stack.start()
     yield stack
     stack.stop()

@@ -73,7 +73,9 @@ def run_local(args: argparse.Namespace) -> int:
         stack.start()
     except OSError as error:
         stack.stop()
-        raise CliError(f"could not start the local stack: {error} (is the port taken? set JOBGATE_PORT)") from None
+        raise CliError(
+            f"could not start the local stack: {error} (is a port taken? set JOBGATE_PORT or JOBGATE_AWS_PORT)"
+        ) from None
     print_banner(stack)
     stopping.wait()
     print("\nStopping the local stack...", flush=True)

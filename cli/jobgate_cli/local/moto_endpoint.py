@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,16 @@ class MotoEndpoint:
     def start(self, runtime: FunctionRuntime) -> None:
         global _runtime
         _runtime = runtime
+        LambdaFunction._invoke_lambda = _invoke_lambda_in_process  # type: ignore[method-assign]
+        BaseExecutionWorkerCommunication.terminated = _terminated_with_event  # type: ignore[method-assign]
+        make_dynamodb_requests_atomic()
+        keep_stream_iterators_on_the_live_shard()
+        _quiet_moto_logs()
+        if self.port:
+            _refuse_if_taken(self.host, self.port)  # else moto's server thread dies and start() waits forever
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]  # the real one when asked for port 0
         # boto3 in every function (and moto's Step Functions engine, which calls Lambda
         # through boto3 at MOTO_PORT) must talk to this endpoint, never to AWS.
         self._set_environment(
@@ -93,13 +104,6 @@ class MotoEndpoint:
                 "AWS_SECRET_ACCESS_KEY": "local",
             }
         )
-        LambdaFunction._invoke_lambda = _invoke_lambda_in_process  # type: ignore[method-assign]
-        BaseExecutionWorkerCommunication.terminated = _terminated_with_event  # type: ignore[method-assign]
-        make_dynamodb_requests_atomic()
-        keep_stream_iterators_on_the_live_shard()
-        _quiet_moto_logs()
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
         # A fresh account each start: moto's backends live as long as the process.
         requests.post(f"{self.url}/moto-api/reset", timeout=5).raise_for_status()
         response = requests.post(
@@ -136,6 +140,13 @@ class MotoEndpoint:
         for name, value in values.items():
             self._saved_environment.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+
+def _refuse_if_taken(host: str, port: int) -> None:
+    """OSError (EADDRINUSE) now, instead of a server thread that fails where no one sees it."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def _quiet_moto_logs() -> None:
