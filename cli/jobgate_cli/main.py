@@ -64,13 +64,19 @@ def _add_tenants_table_options(command: argparse.ArgumentParser, *, json_help: s
     where.add_argument("--stack-name", help="A deployed jobgate stack (its TenantsTableName output is used).")
     where.add_argument("--table", help="The tenants table name, e.g. of the local stack.")
     command.add_argument("--region", help="AWS region (default: your AWS configuration).")
-    command.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's moto server.")
+    command.add_argument(
+        "--endpoint-url",
+        help=(
+            "DynamoDB endpoint, e.g. the local stack's DynamoDB Local (http://127.0.0.1:3002); "
+            "AWS_ENDPOINT_URL_DYNAMODB works too."
+        ),
+    )
     command.add_argument("--json", action="store_true", help=json_help)
 
 
 def _tenant_store(args: argparse.Namespace) -> TenantStore:
     session = boto3.session.Session(region_name=args.region)
-    table = args.table or _stack_output(session, args.stack_name, "TenantsTableName", args.endpoint_url)
+    table = args.table or _stack_output(session, args.stack_name, "TenantsTableName")
     return TenantStore(session.client("dynamodb", endpoint_url=args.endpoint_url), table)
 
 
@@ -125,8 +131,9 @@ def _rotate_secret(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack_output(session: boto3.session.Session, stack_name: str, output_key: str, endpoint: str | None) -> str:
-    stacks = session.client("cloudformation", endpoint_url=endpoint).describe_stacks(StackName=stack_name)["Stacks"]
+def _stack_output(session: boto3.session.Session, stack_name: str, output_key: str) -> str:
+    # A deployed stack: CloudFormation is AWS's (--endpoint-url names the DynamoDB endpoint only).
+    stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     for output in stacks[0].get("Outputs", []):
         if output["OutputKey"] == output_key:
             return output["OutputValue"]

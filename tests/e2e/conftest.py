@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -33,6 +32,7 @@ def start_local_stack(**config: Any) -> LocalStack:
         "port": 0,
         "aws_port": 0,  # the endpoint takes a free port itself: no race with other listeners
         "tenants": [TenantSeed("acme", API_KEY, SECRET), TenantSeed("globex", OTHER_API_KEY, OTHER_SECRET)],
+        "function_preload": ("tests.e2e.fake_dns_in_functions",),  # the functions' DNS, for tests that fake it
         **config,
     }
     stack = LocalStack(LocalStackConfig(**settings))
@@ -104,18 +104,8 @@ def client(local_stack: LocalStack) -> Client:
 
 
 def aws_clients(stack: LocalStack) -> Callable[[str], Any]:
-    """boto3 clients on a local stack's AWS endpoint, as a user would make them."""
-
-    def make(service: str) -> Any:
-        return boto3.client(
-            cast("Any", service),
-            endpoint_url=stack.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-
-    return make
+    """boto3 clients on a local stack's endpoints (DynamoDB Local or moto), as a user would make them."""
+    return stack.endpoints.client
 
 
 @pytest.fixture

@@ -6,11 +6,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from jobgate_cli.local.stack import LocalStack
+from tests.e2e import fake_dns
 from tests.e2e.conftest import OTHER_API_KEY, SECRET, Client, eventually, start_local_stack
 from tests.e2e.receivers import Receiver, running
 
@@ -104,12 +106,15 @@ def test_private_and_metadata_callbacks_are_422_at_submit(client: Client, url: s
 
 
 def test_a_callback_whose_dns_turns_private_is_never_contacted(
-    client: Client, fake_dns: dict[str, str | list[str]]
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with counting_listener("127.0.0.2") as connections:
         # Public when the job is submitted; then the name points at a loopback address
-        # (a stand-in for any internal one) that the local stack does not allow.
-        fake_dns["rebind.example.com"] = ["93.184.216.34", "127.0.0.2"]
+        # (a stand-in for any internal one) that the local stack does not allow. The functions
+        # run in processes of their own: their DNS is faked by tests.e2e.fake_dns.
+        answers = tmp_path / "dns.json"
+        fake_dns.set_answers(answers, {"rebind.example.com": ["93.184.216.34", "127.0.0.2"]})
+        monkeypatch.setenv(fake_dns.VARIABLE, str(answers))
         url = f"https://rebind.example.com:{connections.port}/hooks"
         job = client.submit({"steps": 1, "stepSeconds": 0}, callback={"url": url, "events": ["job.started"]})
         client.wait_until_terminal(job["id"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import boto3
 import pytest
+from moto.sqs.models import Message
 
-from jobgate_cli.moto_fixes import keep_stream_iterators_on_the_live_shard
+from jobgate_cli.moto_fixes import keep_stream_iterators_on_the_live_shard, stop_tracking_model_instances
 from tests.conftest import JOBS_TABLE
 from tests.integration.test_lifecycle import race
 
@@ -60,3 +63,21 @@ def test_a_stream_reader_still_sees_writes_after_a_cancelled_transaction(aws_bac
     client.put_item(TableName=JOBS_TABLE, Item={**key, "version": {"N": "2"}})
     records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
     assert [r["dynamodb"]["NewImage"]["version"]["N"] for r in records] == ["1", "2"]
+
+
+def test_moto_frees_what_it_no_longer_holds(aws_backend: None) -> None:
+    """The local stack runs for hours on moto's SQS, S3 and Step Functions: memory must not only grow."""
+    stop_tracking_model_instances()
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="freed")["QueueUrl"]
+    for index in range(30):
+        sqs.send_message(QueueUrl=url, MessageBody=f"message {index} " + "x" * 1000)
+    received = 0
+    while received < 30:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            received += 1
+
+    gc.collect()
+    assert Message.instances_tracked == []  # type: ignore[attr-defined]
+    assert [obj for obj in gc.get_objects() if isinstance(obj, Message)] == []

@@ -1,1 +1,1 @@
-"""The local stack: jobgate's template, handlers and state machines, run in one process on moto."""
+"""The local stack: jobgate's template, handlers and state machines, run on this machine, no AWS account."""

@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from jobgate_cli.local.dynamodb_local import DynamoDBLocalUnavailable
+from jobgate_cli.local.runtime import DEFAULT_CONCURRENCY
 from jobgate_cli.local.stack import DEFAULT_TEMPLATE, LocalStack, LocalStackConfig
 from jobgate_cli.local.tenants_seed import InvalidTenantSeed, parse_tenant_seeds
 
@@ -19,23 +21,44 @@ def add_local_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "local",
         help="Run the whole system on this machine (what `make run` starts).",
         description=(
-            "Start jobgate's local stack: the HTTP API from template.yaml on 127.0.0.1, every function "
-            "in this process against moto (an in-memory AWS), state machines that really execute, and an "
-            "AWS endpoint for `aws --endpoint-url` or boto3. Ctrl-C stops it."
+            "Start jobgate's local stack: the HTTP API from template.yaml on 127.0.0.1, the template's "
+            "functions, DynamoDB Local (AWS's own DynamoDB engine, on Java) for DynamoDB and its streams, "
+            "moto for Step Functions (state machines really execute), SQS and S3, and both endpoints for "
+            "`aws --endpoint-url` or boto3. Every start is a fresh, empty account. Ctrl-C stops it."
         ),
         epilog=(
-            "environment: JOBGATE_PORT (API port, default 3000), JOBGATE_AWS_PORT (AWS endpoint port, "
-            "default 3001), JOBGATE_TIME_SCALE (multiplies retry intervals and other waits, default 1), "
+            "environment: JOBGATE_PORT (API port, default 3000), JOBGATE_AWS_PORT (moto's port, "
+            "default 3001), JOBGATE_DYNAMODB_PORT (DynamoDB Local's port, default 3002), "
+            "JOBGATE_TIME_SCALE (multiplies retry intervals and other waits, default 1), "
+            f"JOBGATE_CONCURRENCY (concurrent executions per function, default {DEFAULT_CONCURRENCY}), "
             'JOBGATE_TENANTS="name:apikey:whsec_...,..." (fixed tenants instead of a new "dev" tenant).'
         ),
     )
     local.add_argument("--port", type=int, default=int(os.environ.get("JOBGATE_PORT", "3000")))
-    local.add_argument("--aws-port", type=int, default=int(os.environ.get("JOBGATE_AWS_PORT", "3001")))
+    local.add_argument(
+        "--aws-port",
+        type=int,
+        default=int(os.environ.get("JOBGATE_AWS_PORT", "3001")),
+        help="Port of the AWS endpoint for Step Functions, SQS, S3 and Lambda (moto).",
+    )
+    local.add_argument(
+        "--dynamodb-port",
+        type=int,
+        default=int(os.environ.get("JOBGATE_DYNAMODB_PORT", "3002")),
+        help="Port of DynamoDB Local (DynamoDB and DynamoDB Streams).",
+    )
     local.add_argument(
         "--time-scale",
         type=float,
         default=float(os.environ.get("JOBGATE_TIME_SCALE", "1")),
         help="Multiply the template's time parameters (retry intervals, waits) by this; 0.1 = ten times faster.",
+    )
+    local.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("JOBGATE_CONCURRENCY", str(DEFAULT_CONCURRENCY))),
+        help="Concurrent executions per function (ReservedConcurrentExecutions lowers it); past it, "
+        "invocations are throttled as Lambda throttles them.",
     )
     local.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="The SAM template to run.")
     local.add_argument("--verbose", action="store_true", help="Also print the functions' Powertools JSON logs.")
@@ -51,12 +74,16 @@ def run_local(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     if args.time_scale <= 0:
         raise CliError("--time-scale must be greater than 0")
+    if args.concurrency < 1:
+        raise CliError("--concurrency must be at least 1")
     stack = LocalStack(
         LocalStackConfig(
             template_path=args.template.resolve(),
             port=args.port,
             aws_port=args.aws_port,
+            dynamodb_port=args.dynamodb_port,
             time_scale=args.time_scale,
+            concurrency=args.concurrency,
             tenants=tenants,
             verbose=args.verbose,
             log=sys.stdout,
@@ -71,26 +98,37 @@ def run_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         stack.start()
+    except DynamoDBLocalUnavailable as error:
+        stack.stop()
+        raise CliError(str(error)) from None
     except OSError as error:
         stack.stop()
         raise CliError(
-            f"could not start the local stack: {error} (is a port taken? set JOBGATE_PORT or JOBGATE_AWS_PORT)"
+            f"could not start the local stack: {error} "
+            "(is a port taken? set JOBGATE_PORT, JOBGATE_AWS_PORT or JOBGATE_DYNAMODB_PORT)"
         ) from None
     print_banner(stack)
     stopping.wait()
     print("\nStopping the local stack...", flush=True)
+    if stack.runtime is not None:
+        # Invocations in flight first: the pollers and the event bus wait for the one in progress.
+        stack.runtime.stop()
     stack.stop()
     return 0
 
 
 def print_banner(stack: LocalStack) -> None:
     api = stack.api_url
+    jobs_table = stack.template.physical_names.get("JobsTable", "JobsTable") if stack.template else "JobsTable"
     lines = [
         "",
-        "jobgate local stack is running",
+        "jobgate local stack is running (a fresh, empty account: nothing is kept after Ctrl-C)",
         f"  API               {api}   (docs: {api}/docs)",
-        f"  AWS endpoint      {stack.aws_url}",
-        f"                    (try: aws --endpoint-url {stack.aws_url} dynamodb scan --table-name JobsTable)",
+        f"  DynamoDB          {stack.dynamodb_url}   (DynamoDB Local: tables and streams)",
+        f"  Other AWS         {stack.aws_url}   (moto: Step Functions, SQS, S3, Lambda)",
+        f"                    try: aws --endpoint-url {stack.dynamodb_url} dynamodb scan --table-name {jobs_table}",
+        f"                    or:  export AWS_ENDPOINT_URL={stack.aws_url} "
+        f"AWS_ENDPOINT_URL_DYNAMODB={stack.dynamodb_url}",
     ]
     for credentials in stack.credentials:
         lines += [

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 
+from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.queues import SqsMappingConfig, SqsPoller
 from jobgate_cli.local.runtime import FunctionRuntime
 from jobgate_cli.local.streams import DynamoDBStreamPoller, StreamMappingConfig
@@ -44,13 +45,13 @@ def arn_resolver(template: LocalTemplate, dynamodb: Any) -> Callable[[Any], str]
 def start_event_sources(
     template: LocalTemplate,
     runtime: FunctionRuntime,
-    endpoint_url: str,
+    endpoints: LocalEndpoints,
     ttl_sweep_seconds: float,
 ) -> list[Stop]:
     session = boto3.session.Session()
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
-    streams = session.client("dynamodbstreams", endpoint_url=endpoint_url)
-    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    dynamodb = endpoints.client("dynamodb", session)
+    streams = endpoints.client("dynamodbstreams", session)
+    sqs = endpoints.client("sqs", session)
     resolve = arn_resolver(template, dynamodb)
     stops: list[Stop] = []
     for function in template.functions.values():

@@ -5,7 +5,7 @@ Functions sends no status-change events at all. The local stack emits them (see
 moto_endpoint) and this module delivers them to every function whose template event of
 Type EventBridgeRule matches (moto's own pattern matcher), asynchronously, retrying with
 backoff within the rule's RetryPolicy and then sending the event to its DeadLetterConfig
-queue, as EventBridge does.
+queue, as EventBridge does. A throttled function (TooManyRequestsException) is retried the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from moto.events.models import EventPattern
 
-from jobgate_cli.local.runtime import FunctionError, FunctionRuntime
+from jobgate_cli.local.runtime import FunctionError, FunctionRuntime, TooManyRequests
 from jobgate_cli.sam_template import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 LOG = logging.getLogger(__name__)
@@ -105,6 +105,9 @@ class EventBus:
                 return
             except FunctionError as error:
                 LOG.warning("rule %s: %s failed (attempt %d): %s", rule.name, rule.function_name, attempt + 1, error)
+            except TooManyRequests as error:
+                # A throttled target is retried within the same RetryPolicy as a failed one.
+                LOG.warning("rule %s: %s throttled (attempt %d): %s", rule.name, rule.function_name, attempt + 1, error)
             if time.monotonic() - first_try + delay > rule.max_age_seconds or self._stopping.wait(delay):
                 break
             delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS * self._time_scale)

@@ -2,7 +2,7 @@
 
 Routes come from template.yaml through SAM CLI (`ApiProvider`); SAM's Flask service builds
 the payload 2.0 events and turns responses back into HTTP, as `sam local start-api` does,
-but functions run in-process instead of in Docker.
+but functions run in the local stack's runtime instead of in Docker.
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ import json
 import threading
 from typing import Any
 
+from flask import Response, jsonify, make_response
 from samcli.lib.providers.provider import Api
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from jobgate_cli.local.runtime import FunctionError, FunctionRuntime
+from jobgate_cli.local.runtime import FunctionError, FunctionRuntime, TooManyRequests
+
+# What API Gateway answers when Lambda throttles the integration (it maps Lambda's 429 to 500).
+THROTTLED_BODY = {"message": "Internal Server Error"}
 
 
 class InProcessLambdaRunner:
@@ -40,6 +44,7 @@ class InProcessLambdaRunner:
             output: Any = self._runtime.invoke(function_identifier, json.loads(event))
         except FunctionError as error:
             output = error.payload()  # SAM answers a function error with 502, like API Gateway
+        # TooManyRequests goes up to Flask, which answers it with `answer_throttled`.
         if stdout is not None:
             stdout.write_str(json.dumps(output))
 
@@ -51,6 +56,7 @@ class LocalHttpApi:
         service = LocalApigwService(api=api, lambda_runner=InProcessLambdaRunner(runtime), port=port, host=host)
         service.create()
         self._app = service._app
+        self._app.register_error_handler(TooManyRequests, answer_throttled)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -69,3 +75,7 @@ class LocalHttpApi:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def answer_throttled(error: TooManyRequests) -> Response:
+    return make_response(jsonify(THROTTLED_BODY), 500)

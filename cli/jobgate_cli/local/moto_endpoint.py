@@ -1,8 +1,14 @@
 """The AWS side of the local stack: a moto server in this process, wired to our handlers.
 
-Two hooks into moto internals (there is no documented one; moto is pinned):
+Hooks into moto internals (there is no documented one; moto is pinned):
 - every moto Lambda invocation (Step Functions tasks, direct invokes) ends in
-  `LambdaFunction._invoke_lambda(self, event)`; we answer it from the in-process runtime;
+  `LambdaFunction._invoke_lambda(self, event)`; we answer it from the local runtime, and a
+  throttled function as Lambda answers: HTTP 429 TooManyRequestsException with its Reason;
+- moto marks a function error `X-Amz-Function-Error: Handled`; Lambda's Python runtime says
+  `Unhandled` for every error it reports (the handler raised, timed out or exited);
+- a Task whose Resource is a function ARN names a failed Invoke call "Exception" in moto; Step
+  Functions names it `Lambda.<error code>` (`Lambda.TooManyRequestsException`), as moto does
+  for `arn:aws:states:::lambda:invoke` tasks, so Retry/Catch on it match;
 - Step Functions executions end in `BaseExecutionWorkerCommunication.terminated()`; we
   turn that into the "Step Functions Execution Status Change" event AWS sends EventBridge.
 """
@@ -12,18 +18,29 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from botocore.exceptions import ClientError
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
-from jobgate_cli.local.runtime import FunctionRuntime
-from jobgate_cli.moto_fixes import keep_stream_iterators_on_the_live_shard, make_dynamodb_requests_atomic
+from jobgate_cli.local.endpoints import refuse_if_taken
+from jobgate_cli.local.runtime import FunctionRuntime, TooManyRequests
+from jobgate_cli.moto_fixes import speed_up_step_functions, stop_tracking_model_instances
 from jobgate_cli.sam_template import LOCAL_REGION
 
 ExecutionListener = Callable[[dict[str, Any]], None]
@@ -32,14 +49,55 @@ _runtime: FunctionRuntime | None = None
 _execution_listeners: list[ExecutionListener] = []
 _original_terminated = BaseExecutionWorkerCommunication.terminated
 _original_invoke_lambda = LambdaFunction._invoke_lambda
+_original_invoke = LambdaFunction.invoke
+_original_lambda_task_error = StateTaskLambda._from_error
+
+
+class LambdaThrottled(LambdaClientError):
+    """Lambda's answer to an invocation past the function's concurrency (moto answers it as HTTP 429)."""
+
+    code = 429
+
+    def __init__(self, throttled: TooManyRequests) -> None:
+        super().__init__(throttled.error_code, throttled.message)
+        self.description = json.dumps(
+            {"__type": throttled.error_code, "message": throttled.message, "Reason": throttled.reason, "Type": "User"}
+        )
 
 
 def _invoke_lambda_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     if _runtime is None:
         raise RuntimeError("the local stack's function runtime is not running")
     payload = event if isinstance(event, str) or event is None else json.dumps(event)
-    result, errored = _runtime.invoke_json(self.function_name, payload)
+    try:
+        result, errored = _runtime.invoke_json(self.function_name, payload)
+    except TooManyRequests as throttled:
+        raise LambdaThrottled(throttled) from None
     return result, errored, ""
+
+
+def _invoke_reporting_unhandled(
+    self: LambdaFunction, body: str, request_headers: Any, response_headers: Any
+) -> str | bytes:
+    response = _original_invoke(self, body, request_headers, response_headers)
+    if response_headers.get("x-amz-function-error") == "Handled":
+        response_headers["x-amz-function-error"] = "Unhandled"
+    return response
+
+
+def _lambda_task_error_as_step_functions_names_it(self: StateTaskLambda, env: Environment, ex: Exception) -> Any:
+    if not isinstance(ex, ClientError):
+        return _original_lambda_task_error(self, env, ex)
+    error, cause = StateTaskServiceLambda._error_cause_from_client_error(ex)
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error),
+        event_type=HistoryEventType.LambdaFunctionFailed,
+        # moto's TypedDict is total, and moto builds it the same way.
+        event_details=EventDetails(  # type: ignore[typeddict-item]
+            lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)
+        ),
+    )
 
 
 def _terminated_with_event(self: BaseExecutionWorkerCommunication) -> None:
@@ -84,18 +142,20 @@ class MotoEndpoint:
         global _runtime
         _runtime = runtime
         LambdaFunction._invoke_lambda = _invoke_lambda_in_process  # type: ignore[method-assign]
+        LambdaFunction.invoke = _invoke_reporting_unhandled  # type: ignore[method-assign]
+        StateTaskLambda._from_error = _lambda_task_error_as_step_functions_names_it  # type: ignore[method-assign]
         BaseExecutionWorkerCommunication.terminated = _terminated_with_event  # type: ignore[method-assign]
-        make_dynamodb_requests_atomic()
-        keep_stream_iterators_on_the_live_shard()
+        stop_tracking_model_instances()
+        speed_up_step_functions()
         _quiet_moto_logs()
         if self.port:
-            _refuse_if_taken(self.host, self.port)  # else moto's server thread dies and start() waits forever
+            refuse_if_taken(self.host, self.port)  # else moto's server thread dies and start() waits forever
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]  # the real one when asked for port 0
         # boto3 in every function (and moto's Step Functions engine, which calls Lambda
         # through boto3 at MOTO_PORT) must talk to this endpoint, never to AWS.
-        self._set_environment(
+        self.set_environment(
             {
                 "MOTO_PORT": str(self.port),
                 "AWS_ENDPOINT_URL": self.url,
@@ -128,6 +188,8 @@ class MotoEndpoint:
             self._server = None
         _runtime = None
         LambdaFunction._invoke_lambda = _original_invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction.invoke = _original_invoke  # type: ignore[method-assign]
+        StateTaskLambda._from_error = _original_lambda_task_error  # type: ignore[method-assign]
         BaseExecutionWorkerCommunication.terminated = _original_terminated  # type: ignore[method-assign]
         for name, value in self._saved_environment.items():
             if value is None:
@@ -136,17 +198,11 @@ class MotoEndpoint:
                 os.environ[name] = value
         self._saved_environment.clear()
 
-    def _set_environment(self, values: dict[str, str]) -> None:
+    def set_environment(self, values: dict[str, str]) -> None:
+        """Set process-wide variables (the stack's own boto3 clients read them); restored on stop."""
         for name, value in values.items():
             self._saved_environment.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-
-
-def _refuse_if_taken(host: str, port: int) -> None:
-    """OSError (EADDRINUSE) now, instead of a server thread that fails where no one sees it."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
 
 
 def _quiet_moto_logs() -> None:

@@ -3,11 +3,11 @@
 Like Lambda: long-poll the queue, gather up to BatchSize messages (waiting up to
 MaximumBatchingWindowInSeconds for more), invoke the function with Lambda's SQS event, delete
 the messages of a successful batch, and with ReportBatchItemFailures delete all but the
-reported ones. Failed messages are not touched: they reappear after the queue's visibility
-timeout, and the queue's own RedrivePolicy moves them to its dead-letter queue. moto 5.2.5
-implements that redrive itself (on ReceiveMessage, a message already received maxReceiveCount
-times goes to the DLQ instead of being delivered; measured and covered by the tests), so the
-poller does not repeat it.
+reported ones. Failed messages (and those of a throttled invocation) are not touched: they
+reappear after the queue's visibility timeout, and the queue's own RedrivePolicy moves them to
+its dead-letter queue. moto 5.2.5 implements that redrive itself (on ReceiveMessage, a message
+already received maxReceiveCount times goes to the DLQ instead of being delivered; measured and
+covered by the tests), so the poller does not repeat it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from jobgate_cli.local.event_sources import (
     reports_batch_item_failures,
 )
 from jobgate_cli.local.filters import RecordFilter, filter_patterns
+from jobgate_cli.local.runtime import TooManyRequests
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -245,6 +246,10 @@ class SqsPoller(BackgroundLoop):
         """Invoke with the batch; the records to delete (the rest will reappear after the visibility timeout)."""
         try:
             response = self._invoke({"Records": list(records)})
+        except TooManyRequests as throttled:
+            # As for a failed batch: the messages reappear after the visibility timeout.
+            LOG.warning("%s: %s; %d message(s) will be retried", self.name, throttled, len(records))
+            return []
         except Exception:
             LOG.warning("%s: function failed; %d message(s) will be retried", self.name, len(records), exc_info=True)
             return []

@@ -1,4 +1,4 @@
-"""Create the template's resources in the local moto endpoint, from template.yaml."""
+"""Create the template's resources in the local stack's endpoints, from template.yaml."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 
+from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.template_model import LocalTemplate
 from jobgate_cli.provision import create_bucket, create_table_from_template
 
@@ -37,25 +38,25 @@ def implied_dead_letter_queues(template: LocalTemplate) -> list[DeadLetterQueue]
     ]
 
 
-def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, str]:
+def provision(template: LocalTemplate, endpoints: LocalEndpoints) -> dict[str, str]:
     """Create everything; returns queue name -> queue URL."""
     session = boto3.session.Session()
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    dynamodb = endpoints.client("dynamodb", session)
     for logical_id in template.resources_of_type("AWS::DynamoDB::Table"):
         create_table_from_template(dynamodb, template.raw, logical_id, template.physical_names[logical_id])
-    s3 = session.client("s3", endpoint_url=endpoint_url)
+    s3 = endpoints.client("s3", session)
     for logical_id in template.resources_of_type("AWS::S3::Bucket"):
         create_bucket(s3, template.physical_names[logical_id])
-    queue_urls = _create_queues(template, session.client("sqs", endpoint_url=endpoint_url))
-    role_arn = _create_execution_role(session.client("iam", endpoint_url=endpoint_url))
-    _register_functions(template, session.client("lambda", endpoint_url=endpoint_url), role_arn)
-    stepfunctions = session.client("stepfunctions", endpoint_url=endpoint_url)
+    queue_urls = _create_queues(template, endpoints.client("sqs", session))
+    role_arn = _create_execution_role(endpoints.client("iam", session))
+    _register_functions(template, endpoints.client("lambda", session), role_arn)
+    stepfunctions = endpoints.client("stepfunctions", session)
     for machine in template.state_machines:
         stepfunctions.create_state_machine(
             name=machine.name,
             definition=machine.definition,
             roleArn=role_arn,
-            type=machine.machine_type,  # type: ignore[arg-type]
+            type=machine.machine_type,
         )
     return queue_urls
 
@@ -93,10 +94,10 @@ def _create_execution_role(iam: Any) -> str:
 
 
 def _register_functions(template: LocalTemplate, lambda_client: Any, role_arn: str) -> None:
-    """moto needs a function to exist before Step Functions can call it; its code runs in-process."""
+    """moto needs a function to exist before Step Functions can call it; the stack's workers run its code."""
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("README.txt", "Runs in-process in the jobgate local stack.")
+        archive.writestr("README.txt", "Runs in the jobgate local stack's worker processes.")
     for function in template.functions.values():
         lambda_client.create_function(
             FunctionName=function.function_name,

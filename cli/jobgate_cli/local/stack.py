@@ -11,16 +11,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
-
 from jobgate import aws
 from jobgate.store.tenants import TenantStore
+from jobgate_cli.local.dynamodb_local import DynamoDBLocal
+from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_source_wiring import start_event_sources
 from jobgate_cli.local.eventbridge import EventBus, LambdaRule, step_functions_status_event
 from jobgate_cli.local.http_api import LocalHttpApi
 from jobgate_cli.local.moto_endpoint import MotoEndpoint
 from jobgate_cli.local.resources import implied_dead_letter_queues, provision
-from jobgate_cli.local.runtime import FunctionRuntime, InvocationRecord
+from jobgate_cli.local.runtime import DEFAULT_CONCURRENCY, DEFAULT_IDLE_SECONDS, FunctionRuntime, InvocationRecord
 from jobgate_cli.local.simulators import start_simulators
 from jobgate_cli.local.template_model import LocalTemplate, load_local_template, scaled_time_overrides
 from jobgate_cli.local.tenants_seed import TenantSeed
@@ -40,11 +40,20 @@ class LocalStackConfig:
     host: str = "127.0.0.1"
     port: int = 3000
     aws_port: int = 3001
+    # 0: a free port, chosen at start.
+    dynamodb_port: int = 0
     time_scale: float = 1.0
     tenants: list[TenantSeed] = field(default_factory=list)
     verbose: bool = False
     log: TextIO | None = None
-    ttl_sweep_seconds: float = 5.0
+    # A pass over every TTL table reads it whole: once in a while is enough (DynamoDB takes up to 48 h).
+    ttl_sweep_seconds: float = 30.0
+    # Per function: concurrent execution environments (fewer with ReservedConcurrentExecutions).
+    concurrency: int = DEFAULT_CONCURRENCY
+    # An environment idle this long is ended, as Lambda reclaims it.
+    idle_environment_seconds: float = DEFAULT_IDLE_SECONDS
+    # More modules every function process imports before its handler (a test's fakes).
+    function_preload: tuple[str, ...] = ()
     # Extra template parameter values (e.g. a shorter JobRetentionMin for tests).
     parameter_overrides: dict[str, str] = field(default_factory=dict)
 
@@ -55,8 +64,11 @@ class LocalStack:
         self.credentials: list[TenantCredentials] = []
         self.template: LocalTemplate | None = None
         self._moto = MotoEndpoint(config.aws_port, config.host)
+        self._dynamodb = DynamoDBLocal(config.host, config.dynamodb_port)
+        self._endpoints: LocalEndpoints | None = None
         self._http: LocalHttpApi | None = None
         self._bus: EventBus | None = None
+        self.runtime: FunctionRuntime | None = None
         self._stoppables: list[Callable[[], None]] = []
         self._log_lock = threading.Lock()
 
@@ -67,7 +79,22 @@ class LocalStack:
 
     @property
     def aws_url(self) -> str:
+        """moto: Step Functions, SQS, S3, Lambda, IAM."""
         return self._moto.url
+
+    @property
+    def dynamodb_url(self) -> str:
+        """DynamoDB Local: DynamoDB and DynamoDB Streams."""
+        return self._dynamodb.url
+
+    @property
+    def endpoints(self) -> LocalEndpoints:
+        assert self._endpoints is not None, "the local stack is not started"
+        return self._endpoints
+
+    @property
+    def dynamodb_pid(self) -> int | None:
+        return self._dynamodb.pid
 
     def start(self) -> None:
         config = self.config
@@ -82,12 +109,28 @@ class LocalStack:
             overrides["WebhookAllowedNetworks"] = LOCAL_WEBHOOK_NETWORKS
         overrides.update(config.parameter_overrides)
         template = self.template = load_local_template(config.template_path, overrides)
-        runtime = FunctionRuntime(template.functions, {"AWS_REGION": LOCAL_REGION, "AWS_DEFAULT_REGION": LOCAL_REGION})
+        # The JVM takes a few seconds to start: let it while moto starts.
+        dynamodb_started = _in_background(self._dynamodb.start)
+        self._stoppables.append(self._dynamodb.stop)
+        base_environment = {"AWS_REGION": LOCAL_REGION, "AWS_DEFAULT_REGION": LOCAL_REGION}
+        runtime = self.runtime = FunctionRuntime(
+            template.functions,
+            base_environment,
+            concurrency=config.concurrency,
+            idle_seconds=config.idle_environment_seconds,
+            extra_preload=config.function_preload,
+        )
+        self._stoppables.append(runtime.stop)
         runtime.add_listener(self._log_invocation)
         self._moto.start(runtime)
         self._stoppables.append(self._moto.stop)
+        dynamodb_started()
+        endpoints = self._endpoints = LocalEndpoints(aws=self._moto.url, dynamodb=self._dynamodb.url)
+        # Functions reach each service through boto3's own endpoint variables, as on a laptop.
+        base_environment.update(endpoints.environment())
+        self._moto.set_environment(endpoints.environment())
         aws.reset_clients()  # clients made before AWS_ENDPOINT_URL was set would talk to AWS
-        queue_urls = provision(template, self._moto.url)
+        queue_urls = provision(template, endpoints)
         self._start_event_bus(template, runtime, queue_urls)
         self._start_event_sources(template, runtime)
         self.credentials = self._seed_tenants(template)
@@ -102,6 +145,7 @@ class LocalStack:
     def stop(self) -> None:
         while self._stoppables:
             self._stoppables.pop()()
+        self._endpoints = None
 
     def _start_event_bus(self, template: LocalTemplate, runtime: FunctionRuntime, queue_urls: dict[str, str]) -> None:
         dead_letter_urls = {
@@ -118,7 +162,7 @@ class LocalStack:
             for function in template.functions.values()
             for event_name, properties in function.events_of_type("EventBridgeRule").items()
         ]
-        sqs = boto3.client("sqs", endpoint_url=self._moto.url)
+        sqs = self.endpoints.client("sqs")
 
         def send_to_dead_letter_queue(queue_url: str, event: dict[str, Any]) -> None:
             sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
@@ -132,14 +176,12 @@ class LocalStack:
         self._stoppables.append(bus.stop)
 
     def _start_event_sources(self, template: LocalTemplate, runtime: FunctionRuntime) -> None:
-        self._stoppables.extend(start_event_sources(template, runtime, self._moto.url, self.config.ttl_sweep_seconds))
+        self._stoppables.extend(start_event_sources(template, runtime, self.endpoints, self.config.ttl_sweep_seconds))
 
     def _seed_tenants(self, template: LocalTemplate) -> list[TenantCredentials]:
         if "TenantsTable" not in template.physical_names:
             return []  # a template without jobgate's tenants (the tests' fixtures)
-        store = TenantStore(
-            boto3.client("dynamodb", endpoint_url=self._moto.url), template.physical_names["TenantsTable"]
-        )
+        store = TenantStore(self.endpoints.client("dynamodb"), template.physical_names["TenantsTable"])
         seeds = self.config.tenants
         if not seeds:
             return [register_tenant(store, DEV_TENANT)]
@@ -157,3 +199,24 @@ class LocalStack:
         line = f"{datetime.now():%H:%M:%S} {record.function_name:<28} {record.duration_ms:8.1f} ms  {outcome}{cold}"
         with self._log_lock:
             print(line, file=out, flush=True)
+
+
+def _in_background(start: Callable[[], None]) -> Callable[[], None]:
+    """Run `start` on a thread; the returned function waits for it and re-raises its error."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name="jobgate-start", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    return wait

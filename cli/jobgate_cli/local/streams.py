@@ -11,7 +11,10 @@ API and applies the mapping's documented semantics itself:
 - ReportBatchItemFailures: retry from the lowest reported sequence number;
 - on an error, BisectBatchOnFunctionError halves the batch (halving does not count as a
   retry), MaximumRetryAttempts and MaximumRecordAgeInSeconds bound the retries, and then the
-  batch's description goes to the OnFailure destination and the shard moves on.
+  batch's description goes to the OnFailure destination and the shard moves on;
+- a throttled invocation (TooManyRequests: the function is at its concurrency limit) is
+  retried after the same delay, and does not count towards MaximumRetryAttempts nor bisect:
+  the function never ran. (Our choice; MaximumRecordAgeInSeconds still bounds it.)
 
 Checkpoints live in the poller, so stop() then start() resumes after the last record done,
 as re-enabling a mapping does. They do not survive the process.
@@ -49,6 +52,7 @@ from jobgate_cli.local.event_sources import (
 )
 from jobgate_cli.local.filters import RecordFilter, filter_patterns
 from jobgate_cli.local.queues import queue_url_from_arn
+from jobgate_cli.local.runtime import TooManyRequests
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -180,18 +184,34 @@ def lambda_stream_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, A
             dynamodb[image] = _json_attribute_map(source[image])
     for name in ("SequenceNumber", "SizeBytes", "StreamViewType"):
         dynamodb[name] = source[name]
+    event_name, user_identity = _event_name_and_identity(raw)
     record: dict[str, Any] = {
         "eventID": raw["eventID"],
-        "eventName": raw["eventName"],
+        "eventName": event_name,
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
         "awsRegion": arn_region(stream_arn),
         "dynamodb": dynamodb,
         "eventSourceARN": stream_arn,
     }
-    if "userIdentity" in raw:
-        record["userIdentity"] = dict(raw["userIdentity"])
+    if user_identity is not None:
+        record["userIdentity"] = user_identity
     return record
+
+
+# What DynamoDB puts on the REMOVE records of its own TTL deletes.
+TTL_USER_IDENTITY: Final = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+STREAM_EVENT_NAMES: Final = frozenset({"INSERT", "MODIFY", "REMOVE"})
+
+
+def _event_name_and_identity(raw: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """DynamoDB Local 3.3.1 names the records of its own TTL deletes "UNKNOWN_TO_SDK_VERSION"
+    and gives them no userIdentity; DynamoDB sends REMOVE with the service's identity."""
+    name = str(raw["eventName"])
+    identity = dict(raw["userIdentity"]) if "userIdentity" in raw else None
+    if name not in STREAM_EVENT_NAMES and "OldImage" in raw["dynamodb"] and "NewImage" not in raw["dynamodb"]:
+        return "REMOVE", identity or dict(TTL_USER_IDENTITY)
+    return name, identity
 
 
 def _epoch_seconds(value: datetime | float) -> float:
@@ -233,6 +253,7 @@ class _Outcome:
     retry_from: int = 0  # index of the first record still to do
     unhandled_error: bool = False  # the function raised (as opposed to reporting failures)
     bisectable: bool = False
+    throttled: bool = False  # the function did not run
 
 
 @dataclass
@@ -325,6 +346,9 @@ class DynamoDBStreamPoller(BackgroundLoop):
         """Invoke the function with a batch, and read its response as Lambda does."""
         try:
             response = self._invoke({"Records": [record.lambda_record for record in records]})
+        except TooManyRequests as throttled:
+            LOG.warning("%s: %s; retrying %d record(s)", self.name, throttled, len(records))
+            return _Outcome(succeeded=False, throttled=True)
         except Exception:
             LOG.warning("%s: function failed on %d record(s)", self.name, len(records), exc_info=True)
             return _Outcome(succeeded=False, unhandled_error=True, bisectable=True)
@@ -566,6 +590,10 @@ class _ShardReader(BackgroundLoop):
                 pending.popleft()
                 continue
             outcome = self.mapping._invoke_batch(batch.records)
+            if outcome.throttled:
+                if self.pause(self.mapping.retry_delay):
+                    return False
+                continue
             batch.invocations += 1
             batch.last_unhandled_error = outcome.unhandled_error
             if outcome.succeeded:

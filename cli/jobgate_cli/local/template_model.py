@@ -40,6 +40,8 @@ class LocalFunction:
     memory_mb: int
     environment: dict[str, str]
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # ReservedConcurrentExecutions (the function's own or Globals'); None: none reserved.
+    reserved_concurrency: int | None = None
 
     @property
     def arn(self) -> str:
@@ -144,6 +146,7 @@ def load_local_template(template_path: Path, parameter_overrides: Mapping[str, s
             memory_mb=int(f.memory or 128),
             environment=_environment(f.environment, ref_values),
             events=arn_fixer.fix(dict(f.events or {})),
+            reserved_concurrency=_reserved_concurrency(f.name, resources.get(f.name, {}).get("Properties") or {}),
         )
         for f in SamFunctionProvider(stacks).get_all()
     }
@@ -173,6 +176,15 @@ def load_local_template(template_path: Path, parameter_overrides: Mapping[str, s
         api=ApiProvider(stacks).api,
         physical_names=physical_names,
     )
+
+
+def _reserved_concurrency(logical_id: str, properties: Mapping[str, Any]) -> int | None:
+    value = properties.get("ReservedConcurrentExecutions")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError(f"{logical_id}: ReservedConcurrentExecutions must be a whole number, got {value!r}")
+    return int(value)
 
 
 def _environment(environment: Mapping[str, Any] | None, ref_values: Mapping[str, str]) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Function settings, read from the function's environment through one seam.
 
-On Lambda the environment is `os.environ`. The local stack runs every function in one
-process, where environment variables are process-wide, so it binds each invocation's
-own environment with `function_environment(...)`; code reads it via `current_environment()`.
+On Lambda the environment is `os.environ`, and so it is in the local stack, which runs each
+execution environment in a process of its own. Code reads it via `current_environment()`,
+so that a test can bind another mapping with `function_environment(...)` instead.
 """
 
 from __future__ import annotations

@@ -1,0 +1,117 @@
+"""`jobgate local` as a developer runs it: SIGTERM stops the whole stack promptly, even mid-invocation."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from tests.e2e.conftest import API_KEY, SECRET, eventually
+from tests.e2e.receivers import Receiver, running
+
+STOP_SECONDS = 10
+
+
+class ArrivalReceiver(Receiver):
+    """Hangs every delivery (as a receiver that never answers), and says when the first one arrived."""
+
+    def __init__(self) -> None:
+        super().__init__(hang=True)
+        self.arrived = threading.Event()
+
+    def handle(self, headers: dict[str, str], body: bytes) -> int:
+        self.arrived.set()
+        return super().handle(headers, body)
+
+
+def descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if fields[0] not in ("Z", "X"):
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found: set[int] = set()
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, []))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_sigterm_stops_jobgate_local_within_10_s_while_functions_run() -> None:
+    receiver = ArrivalReceiver()
+    with running(receiver):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jobgate_cli.main",
+                "local",
+                "--port",
+                "0",
+                "--aws-port",
+                "0",
+                "--dynamodb-port",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "JOBGATE_TENANTS": f"acme:{API_KEY}:{SECRET}"},
+        )
+        output: list[str] = []
+        reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        try:
+            banner = eventually(lambda: "".join(output), lambda text: "Ctrl-C stops" in text, timeout=120)
+            api = re.search(r"API\s+(http://127\.0\.0\.1:\d+)", banner)
+            assert api, banner
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {API_KEY}"
+            job = session.post(
+                f"{api.group(1)}/jobs",
+                json={"type": "demo", "input": {"steps": 1, "stepSeconds": 0}, "callback": {"url": receiver.url}},
+                timeout=30,
+            ).json()
+            # The webhook dispatcher is now mid-invocation, waiting on a receiver that does not answer,
+            # and an API long-poll holds another environment.
+            assert receiver.arrived.wait(60), "".join(output)
+            long_poll = threading.Thread(
+                target=session.get,
+                args=(f"{api.group(1)}/jobs/{job['id']}",),
+                kwargs={"headers": {"If-None-Match": "*", "Prefer": "wait=20"}, "timeout": 60},
+                daemon=True,
+            )
+            long_poll.start()
+            processes = descendants(process.pid)
+            assert len(processes) >= 3, processes  # DynamoDB Local, the functions' zygote, its workers
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(STOP_SECONDS + 5) == 0, "".join(output)
+            assert time.monotonic() - started < STOP_SECONDS, "".join(output)
+            assert not [pid for pid in processes if alive(pid)]
+        finally:
+            receiver.release.set()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
