@@ -115,3 +115,30 @@ def test_sigterm_stops_jobgate_local_within_10_s_while_functions_run() -> None:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_sigterm_while_the_stack_starts_stops_it_within_10_s() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobgate_cli.main", "local", "--port", "0", "--aws-port", "0", "--dynamodb-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "JOBGATE_TENANTS": f"acme:{API_KEY}:{SECRET}"},
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        # DynamoDB Local's JVM (a child of the stack) appears early in a start that takes seconds.
+        eventually(lambda: descendants(process.pid), lambda found: len(found) >= 1, timeout=60)
+        processes = descendants(process.pid)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(STOP_SECONDS + 5) == 0, "".join(output)
+        assert time.monotonic() - started < STOP_SECONDS, "".join(output)
+        assert "Ctrl-C stops" not in "".join(output)  # it never finished starting
+        assert not [pid for pid in processes | descendants(process.pid) if alive(pid)]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

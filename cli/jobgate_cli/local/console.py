@@ -90,14 +90,23 @@ def run_local(args: argparse.Namespace) -> int:
         )
     )
     stopping = threading.Event()
+    starting = True
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
+        if starting:  # a start takes seconds (the JVM): give it up rather than finish it first
+            raise StartInterrupted
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
         stack.start()
+        starting = False
+    except StartInterrupted:
+        starting = False
+        print("\nStopping the local stack...", flush=True)
+        _stop(stack)
+        return 0
     except DynamoDBLocalUnavailable as error:
         stack.stop()
         raise CliError(str(error)) from None
@@ -110,11 +119,19 @@ def run_local(args: argparse.Namespace) -> int:
     print_banner(stack)
     stopping.wait()
     print("\nStopping the local stack...", flush=True)
+    _stop(stack)
+    return 0
+
+
+class StartInterrupted(Exception):
+    """Ctrl-C or SIGTERM while the stack was starting."""
+
+
+def _stop(stack: LocalStack) -> None:
     if stack.runtime is not None:
         # Invocations in flight first: the pollers and the event bus wait for the one in progress.
         stack.runtime.stop()
     stack.stop()
-    return 0
 
 
 def print_banner(stack: LocalStack) -> None:

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import functools
 import os
+import random
 import re
 import shutil
 import socket
@@ -128,7 +129,13 @@ class DynamoDBLocal:
         for _ in range(PORT_ATTEMPTS if not requested else 1):
             self.port = requested or _free_port(self.host)
             # Else the readiness probe could be answered by whatever holds the port.
-            refuse_if_taken(self.host, self.port)
+            try:
+                refuse_if_taken(self.host, self.port)
+            except OSError as taken:
+                if requested:
+                    raise
+                error = str(taken)  # taken since it was found free (another listener on port 0): another one
+                continue
             # Its log goes to a file: read only to explain a failed start, and never a full pipe.
             self._log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log")  # noqa: SIM115
             self._process = subprocess.Popen(
@@ -199,9 +206,17 @@ class DynamoDBLocal:
 
 
 def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """A free port below Linux's ephemeral range (32768-60999), where listeners that bind port 0
+    (moto, the simulators, the tests' receivers) never land while the JVM takes its time to bind."""
+    for _ in range(100):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port found for DynamoDB Local on {host}")
 
 
 def main(argv: list[str] | None = None) -> int:
