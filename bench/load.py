@@ -31,7 +31,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import re
 import resource
 import secrets
@@ -53,6 +52,7 @@ from types import FrameType
 from typing import Any
 
 import requests
+from bench_results import machine, merge_results  # bench/ is the script's own directory
 from standardwebhooks import Webhook, WebhookVerificationError
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -1376,63 +1376,6 @@ def figures(
 
 
 # ---------------------------------------------------------------- output
-
-
-def machine() -> Json:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    except (OSError, ValueError, IndexError):
-        mem_kib = 0
-    return {
-        "host": socket.gethostname(),
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "memory_gib": round(mem_kib / 2**20, 1),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "code": code_version(),
-    }
-
-
-def code_version() -> Json:
-    """The commit of the code under test, and whether its working tree had changes (read-only git)."""
-    import jobgate_cli
-
-    root = Path(jobgate_cli.__file__).resolve().parents[2]
-
-    def git(*argv: str) -> str:
-        try:
-            done = subprocess.run(["git", "-C", str(root), *argv], capture_output=True, text=True, timeout=20)
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    return {
-        "tree": str(root),
-        "commit": git("rev-parse", "HEAD"),
-        "changed_files": len(git("status", "--porcelain").splitlines()),
-    }
-
-
-def merge_results(path: Path, key: str, value: Json) -> None:
-    """Write `value` under `key`, keeping every other item's figures."""
-    try:
-        current = json.loads(path.read_text())
-    except (OSError, ValueError):
-        current = {}
-    if not isinstance(current, dict):
-        current = {}
-    current[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(current, indent=2) + "\n")
-    temporary.replace(path)
 
 
 def _fmt(value: Any, spec: str = ",.0f") -> str:

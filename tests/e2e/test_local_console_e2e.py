@@ -58,30 +58,25 @@ def alive(pid: int) -> bool:
         return False
 
 
+def start_jobgate_local() -> tuple[subprocess.Popen[str], list[str]]:
+    """`jobgate local` on free ports with the test tenant; its output lines are collected as they come."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobgate_cli.main", "local", "--port", "0", "--aws-port", "0", "--dynamodb-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "JOBGATE_TENANTS": f"acme:{API_KEY}:{SECRET}"},
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    return process, output
+
+
 def test_sigterm_stops_jobgate_local_within_10_s_while_functions_run() -> None:
     receiver = ArrivalReceiver()
     with running(receiver):
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jobgate_cli.main",
-                "local",
-                "--port",
-                "0",
-                "--aws-port",
-                "0",
-                "--dynamodb-port",
-                "0",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "JOBGATE_TENANTS": f"acme:{API_KEY}:{SECRET}"},
-        )
-        output: list[str] = []
-        reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
-        reader.start()
+        process, output = start_jobgate_local()
         try:
             banner = eventually(lambda: "".join(output), lambda text: "Ctrl-C stops" in text, timeout=120)
             api = re.search(r"API\s+(http://127\.0\.0\.1:\d+)", banner)
@@ -118,16 +113,7 @@ def test_sigterm_stops_jobgate_local_within_10_s_while_functions_run() -> None:
 
 
 def test_sigterm_while_the_stack_starts_stops_it_within_10_s() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jobgate_cli.main", "local", "--port", "0", "--aws-port", "0", "--dynamodb-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "JOBGATE_TENANTS": f"acme:{API_KEY}:{SECRET}"},
-    )
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
+    process, output = start_jobgate_local()
     try:
         # DynamoDB Local's JVM (a child of the stack) appears early in a start that takes seconds.
         eventually(lambda: descendants(process.pid), lambda found: len(found) >= 1, timeout=60)
