@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("items", nargs="*", metavar="ITEM", help=f"items to run: {', '.join(ITEMS)} (default all)")
     parser.add_argument("--jobs", type=int, help="load: demo jobs to submit (default 1000)")
     parser.add_argument("--clients", type=int, help="load: concurrent client threads (default 16)")
+    parser.add_argument("--rate", type=float, help="load: submits per second, all clients (default: back to back)")
     parser.add_argument("--deadline", type=float, help="load and bulk-import: seconds before an item gives up")
     parser.add_argument("--rows", type=int, help="bulk-import: rows of the CSV (default 200000)")
     parser.add_argument("--progress", action="store_true", help="load: a progress line on stderr every 5 s")
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     items = list(dict.fromkeys(args.items)) or list(ITEMS)
     write = _switch("no-write", args.no_write)
     options = {
-        "load": _flags(jobs=args.jobs, clients=args.clients, deadline=args.deadline)
+        "load": _flags(jobs=args.jobs, clients=args.clients, rate=args.rate, deadline=args.deadline)
         + _switch("progress", args.progress)
         + write,
         "bulk-import": _flags(rows=args.rows, deadline=args.deadline) + write,

@@ -46,7 +46,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -54,6 +54,8 @@ from typing import Any
 import requests
 from bench_results import machine, merge_results  # bench/ is the script's own directory
 from standardwebhooks import Webhook, WebhookVerificationError
+
+from jobgate_cli.listen import ReceiverServer
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 RESULTS_KEY = "load"
@@ -667,8 +669,7 @@ class Receiver:
         self.arrivals: Counter[str] = Counter()
         self.rejected = 0
         self.rejected_samples: list[str] = []
-        self._server = ThreadingHTTPServer((HOST, 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = ReceiverServer((HOST, 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, name="bench-receiver", daemon=True)
 
     @property
@@ -837,10 +838,12 @@ class Settings:
     steps: int
     step_seconds: int
     deadline: float  # time.monotonic() by which submits and waiting stop
+    rate: float = 0.0  # submits per second, all clients together; 0: each client back to back
+    submits_from: float = 0.0  # time.monotonic() of the first paced submit
 
 
 class Client(threading.Thread):
-    """Submits its share back to back, then polls jobs (any client's) until none is left."""
+    """Submits its share (back to back, or paced by --rate), then polls jobs (any client's) until none is left."""
 
     def __init__(
         self, index: int, share: int, settings: Settings, jobs: Jobs, http: Http, stop: Callable[[], bool]
@@ -863,11 +866,19 @@ class Client(threading.Thread):
                 if self.stop():
                     self.not_accepted["not sent (deadline or memory limit)"] += self.share - n
                     break
+                self.wait_for_turn(n)
                 self.submit(n)
         finally:
             self.jobs.submitter_done()
         self.poll_until_done()
         self.session.close()
+
+    def wait_for_turn(self, n: int) -> None:
+        """With --rate, the clients take turns: submit k of the run (k = n * clients + index) at k / rate."""
+        s = self.settings
+        if s.rate > 0:
+            due = s.submits_from + (n * s.clients + self.index) / s.rate
+            time.sleep(max(0.0, due - time.monotonic()))
 
     def submit(self, n: int) -> None:
         s = self.settings
@@ -1136,7 +1147,15 @@ def measure(args: argparse.Namespace, stack: StackProcess, secret: str, abort: t
         http = Http()
         deadline = time.monotonic() + args.deadline
         settings = Settings(
-            stack.api_url, receiver.url, args.jobs, args.clients, args.steps, args.step_seconds, deadline
+            stack.api_url,
+            receiver.url,
+            args.jobs,
+            args.clients,
+            args.steps,
+            args.step_seconds,
+            deadline,
+            rate=args.rate,
+            submits_from=time.monotonic(),
         )
 
         def stop() -> bool:
@@ -1301,6 +1320,7 @@ def figures(
         "settings": {
             "jobs": args.jobs,
             "clients": args.clients,
+            "submits_per_second": args.rate or "back to back",
             "job": {"type": "demo", "input": {"steps": args.steps, "stepSeconds": args.step_seconds}},
             "time_scale": args.time_scale,
             "deadline_seconds": args.deadline,
@@ -1392,6 +1412,8 @@ def table(r: Json) -> str:
         f"load: {s['jobs']:,} demo jobs ({job_input['steps']} steps, stepSeconds {job_input['stepSeconds']}), "
         f"{s['clients']} clients, time scale {s['time_scale']}, each with a webhook callback\n"
     )
+    pace = s.get("submits_per_second", "back to back")
+    out.write(f"submits: {pace if isinstance(pace, str) else f'{pace:g} per second, all clients together'}\n")
     rows: list[tuple[str, str, str]] = []
     wall = r["wall_seconds_first_submit_to_last_terminal"]
     rows.append(
@@ -1543,6 +1565,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1000, help="demo jobs to submit (default 1000)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent client threads (default 16)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="submits per second, all clients together (default 0: each client submits back to back, as fast "
+        "as the API answers); a rate below the stack's capacity shows the latencies of a stack that keeps up",
+    )
     parser.add_argument("--steps", type=int, default=3, help="steps of each demo job (default 3)")
     parser.add_argument(
         "--step-seconds",
@@ -1595,6 +1624,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.clients < 1:
         parser.error("--jobs and --clients must be at least 1")
+    if args.rate < 0:
+        parser.error("--rate must be 0 (back to back) or more")
     return args
 
 

@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import urllib.error
@@ -65,10 +66,19 @@ class Verdict(Enum):
     REJECTED = HTTPStatus.UNAUTHORIZED
 
 
-class WebhookListener(ThreadingHTTPServer):
-    """An HTTP server on 127.0.0.1 (port 0 picks a free one) that takes webhooks on any path."""
+class ReceiverServer(ThreadingHTTPServer):
+    """A threaded HTTP server that takes a burst of concurrent senders.
 
+    socketserver's listen backlog is 5: with more connections arriving at once than the
+    accept loop takes, the kernel drops SYNs and each dropped sender waits a 1 s retransmit.
+    """
+
+    request_queue_size = socket.SOMAXCONN
     daemon_threads = True
+
+
+class WebhookListener(ReceiverServer):
+    """An HTTP server on 127.0.0.1 (port 0 picks a free one) that takes webhooks on any path."""
 
     def __init__(
         self,

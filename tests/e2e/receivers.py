@@ -7,8 +7,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from jobgate_cli.listen import ReceiverServer
 
 
 @dataclass
@@ -64,8 +66,7 @@ def running(receiver: Receiver, host: str = "127.0.0.1") -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's naming
             return
 
-    server = ThreadingHTTPServer((host, 0), Handler)
-    server.daemon_threads = True
+    server = ReceiverServer((host, 0), Handler)
     receiver.url = f"http://{host}:{server.server_port}/hooks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

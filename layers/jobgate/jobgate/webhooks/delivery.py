@@ -126,6 +126,7 @@ class WebhookService:
         self._clock = clock
         self._rng = rng or random.Random()
         self._tenants_seen: dict[str, Tenant | None] = {}
+        self._gone_seen: dict[str, bool] = {}
 
     def first_attempt(self, event: StoredEvent) -> DeliveryAttempt | None:
         """The stream's new event: deliver it now if its callback wants it (None if not)."""
@@ -161,7 +162,7 @@ class WebhookService:
     def _attempt(self, event: StoredEvent, *, attempt: int, round_: int) -> DeliveryAttempt | None:
         callback = _callback(event) or {}
         url = str(callback.get("url", ""))
-        if not url or self._deliveries.is_gone(event.job_id):
+        if not url or self._is_gone(event.job_id):
             return None
         now = self._clock()
         msg_id = webhook_id(event.job_id, event.sequence)
@@ -189,6 +190,7 @@ class WebhookService:
         elif response.status_code == 410:
             record.outcome = "gone"
             self._deliveries.mark_gone(event.job_id, event.ttl)
+            self._gone_seen[event.job_id] = True
         else:
             delay = retry_delay(self._settings.webhook_retry_delays, round_, response.retry_after, self._rng)
             if delay is None:
@@ -211,6 +213,12 @@ class WebhookService:
         if tenant_id not in self._tenants_seen:
             self._tenants_seen[tenant_id] = self._tenants.get(tenant_id)
         return self._tenants_seen[tenant_id]
+
+    def _is_gone(self, job_id: str) -> bool:
+        """Read once per service (one invocation): a job's events in a batch are one thread's, in order."""
+        if job_id not in self._gone_seen:
+            self._gone_seen[job_id] = self._deliveries.is_gone(job_id)
+        return self._gone_seen[job_id]
 
     def _enqueue(self, message: RetryMessage) -> None:
         wait = max(0, math.ceil(message.due_at - self._clock()))
