@@ -295,10 +295,8 @@ class MemoryMonitor:
 
 # ---------------------------------------------------------------- the stack, in a process of its own
 
-# What the `jobgate` script runs (pyproject.toml: jobgate = "jobgate_cli.main:main"). Not
-# `python -m jobgate_cli.main`: that imports main.py twice (as __main__ and as jobgate_cli.main),
-# so a CliError from `jobgate local` (a bad option, a port taken) would end in a traceback, not
-# in its one-line message and exit code 2.
+# What the `jobgate` script runs (pyproject.toml: jobgate = "jobgate_cli.main:main"), started
+# with this interpreter rather than found on PATH.
 JOBGATE = "import sys; from jobgate_cli.main import main; sys.exit(main())"
 TENANT = "bench"
 STARTUP_SECONDS = 300.0  # DynamoDB Local's JVM, moto, the tables: ~10-60 s on a busy 2-core machine

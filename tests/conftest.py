@@ -14,10 +14,10 @@ import pytest
 from moto import mock_aws
 
 from jobgate import aws
+from jobgate.tenants import TenantCredentials, register_tenant
 from jobgate_cli.moto_fixes import make_dynamodb_requests_atomic
 from jobgate_cli.provision import create_bucket, create_table_from_template
 from jobgate_cli.sam_template import load_template
-from jobgate_cli.tenants import TenantCredentials, register_tenant
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"

@@ -30,6 +30,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from jobgate.timeutil import to_rfc3339, utc_now
 from jobgate.webhooks.signing import ID_HEADER, SECRET_PREFIX, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from jobgate_cli.errors import CliError
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
@@ -220,8 +221,6 @@ def add_listen_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from jobgate_cli.main import CliError
-
     secret = args.secret or os.environ.get(SECRET_VARIABLE)
     if not secret:
         raise CliError(

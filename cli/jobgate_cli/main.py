@@ -10,16 +10,13 @@ from collections.abc import Sequence
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from jobgate.domain.tenants import InvalidTenantName
 from jobgate.store.tenants import TenantExists, TenantStore
-from jobgate.tenants import InvalidTenantName
+from jobgate.tenants import RotationContended, TenantNotFound, register_tenant, rotate_secret
 from jobgate.timeutil import to_rfc3339
+from jobgate_cli.errors import CliError
 from jobgate_cli.listen import add_listen_command
 from jobgate_cli.local.console import add_local_command
-from jobgate_cli.tenants import RotationContended, TenantNotFound, register_tenant, rotate_secret
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import pytest
 from jobgate import wiring
 from jobgate.domain.changes import ConfirmCancel, RequestCancel, SucceedJob
 from jobgate.domain.errors import IllegalTransition, JobCancelled
-from jobgate_cli.tenants import TenantCredentials
+from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import load_event
 from tests.workflow import demo_steps, lifecycle

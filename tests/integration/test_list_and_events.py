@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobgate_cli.tenants import TenantCredentials
+from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.workflow import lifecycle, run_to_success
 

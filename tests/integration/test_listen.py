@@ -21,8 +21,7 @@ import pytest
 from jobgate.domain.models import EventType, Job, JobEvent, Progress
 from jobgate.domain.status import JobStatus
 from jobgate.ids import new_job_id
-from jobgate.tenants import new_webhook_secret
-from jobgate.webhooks.signing import webhook_headers, webhook_id
+from jobgate.webhooks.signing import new_webhook_secret, webhook_headers, webhook_id
 from jobgate_cli.listen import WebhookListener
 from jobgate_cli.main import main
 from tests.conftest import REPO

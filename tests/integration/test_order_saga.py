@@ -11,8 +11,8 @@ import order_stock
 from jobgate.domain.errors import JobCancelled
 from jobgate.orders.errors import OutOfStock
 from jobgate.orders.stock import Line, StockStore
+from jobgate.tenants import TenantCredentials
 from jobgate_cli.provision import create_table_from_template
-from jobgate_cli.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import STATE_MACHINE_PREFIX, TEMPLATE, LambdaContext, create_state_machine
 from tests.workflow import lifecycle

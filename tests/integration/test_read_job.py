@@ -8,7 +8,7 @@ import time
 import boto3
 import pytest
 
-from jobgate_cli.tenants import TenantCredentials
+from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import JOBS_TABLE
 from tests.workflow import lifecycle, run_to_success

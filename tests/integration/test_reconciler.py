@@ -9,7 +9,7 @@ import pytest
 import execution_reconciler
 from jobgate import wiring
 from jobgate.domain.changes import RequestCancel
-from jobgate_cli.tenants import TenantCredentials
+from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import LambdaContext, load_event
 from tests.workflow import lifecycle, run_to_success

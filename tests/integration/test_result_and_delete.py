@@ -6,7 +6,7 @@ import boto3
 import pytest
 import requests
 
-from jobgate_cli.tenants import TenantCredentials
+from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import BUCKET, STATE_MACHINE_PREFIX, create_state_machine
 from tests.workflow import demo_steps, lifecycle, run_to_success

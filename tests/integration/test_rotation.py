@@ -9,11 +9,12 @@ import boto3
 import pytest
 
 from jobgate import wiring
+from jobgate.domain.tenants import Tenant, new_tenant, rotate_webhook_secret
 from jobgate.store.tenants import TenantStore
-from jobgate.tenants import Tenant, new_tenant, new_webhook_secret, rotate_webhook_secret
+from jobgate.tenants import TenantCredentials, rotate_secret
 from jobgate.timeutil import utc_now
+from jobgate.webhooks.signing import new_webhook_secret
 from jobgate_cli.main import main
-from jobgate_cli.tenants import TenantCredentials, rotate_secret
 from tests.conftest import TENANTS_TABLE
 
 

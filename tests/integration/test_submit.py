@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from jobgate_cli.tenants import TenantCredentials
+from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import STATE_MACHINE_PREFIX
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import boto3
 import requests
 
-from jobgate_cli.tenants import TenantCredentials
+from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import BUCKET
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from jobgate_cli.errors import CliError
 from jobgate_cli.local.runtime import DEFAULT_CONCURRENCY
-from jobgate_cli.main import CliError, build_parser
+from jobgate_cli.main import build_parser
 
 
 def test_concurrency_defaults_to_the_runtimes_default(monkeypatch: pytest.MonkeyPatch) -> None:

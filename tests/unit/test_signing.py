@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from jobgate.tenants import SECRET_OVERLAP, new_tenant, new_webhook_secret, rotate_webhook_secret
-from jobgate.webhooks.signing import sign, signature_header, webhook_headers, webhook_id
+from jobgate.domain.tenants import SECRET_OVERLAP, new_tenant, rotate_webhook_secret
+from jobgate.webhooks.signing import new_webhook_secret, sign, signature_header, webhook_headers, webhook_id
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BODY = json.dumps(

@@ -4,7 +4,8 @@ import base64
 
 import pytest
 
-from jobgate.tenants import InvalidTenantName, hash_api_key, new_api_key, new_webhook_secret, validate_tenant_name
+from jobgate.domain.tenants import InvalidTenantName, hash_api_key, new_api_key, validate_tenant_name
+from jobgate.webhooks.signing import new_webhook_secret
 
 
 def test_webhook_secrets_follow_standard_webhooks() -> None:

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from jobgate_cli.errors import CliError
 from jobgate_cli.local.dynamodb_local import DynamoDBLocalUnavailable
 from jobgate_cli.local.runtime import DEFAULT_CONCURRENCY
 from jobgate_cli.local.stack import DEFAULT_TEMPLATE, LocalStack, LocalStackConfig
@@ -66,8 +67,6 @@ def add_local_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from jobgate_cli.main import CliError
-
     try:
         tenants = parse_tenant_seeds(os.environ.get("JOBGATE_TENANTS", ""))
     except InvalidTenantSeed as error:

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from jobgate import aws
 from jobgate.store.tenants import TenantStore
+from jobgate.tenants import TenantCredentials, register_tenant
 from jobgate_cli.local.dynamodb_local import DynamoDBLocal
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_source_wiring import start_event_sources
@@ -25,7 +26,6 @@ from jobgate_cli.local.simulators import start_simulators
 from jobgate_cli.local.template_model import LocalTemplate, load_local_template, scaled_time_overrides
 from jobgate_cli.local.tenants_seed import TenantSeed
 from jobgate_cli.sam_template import LOCAL_REGION, load_template
-from jobgate_cli.tenants import TenantCredentials, register_tenant
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 DEV_TENANT = "dev"

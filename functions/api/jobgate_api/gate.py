@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from jobgate.tenants import hash_api_key
+from jobgate.domain.tenants import hash_api_key
 from jobgate_api.problems import problem, unauthorized
 
 MAX_BODY_BYTES = 256 * 1024

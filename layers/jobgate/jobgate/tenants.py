@@ -1,92 +1,67 @@
-"""Tenants, API keys and webhook secrets: generation and hashing (no AWS here)."""
+"""Registering tenants and rotating their webhook secrets: the one way an API key and a
+webhook secret come to exist (`jobgate tenants` and the local stack's seeding call these)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from pydantic import Field
+from jobgate.domain.tenants import hash_api_key, new_api_key, new_tenant, rotate_webhook_secret
+from jobgate.store.tenants import TenantStore
+from jobgate.timeutil import utc_now
+from jobgate.webhooks.signing import new_webhook_secret
 
-from jobgate.domain.models import CamelModel, Timestamp
-from jobgate.webhooks.signing import SECRET_PREFIX as WEBHOOK_SECRET_PREFIX
-
-API_KEY_PREFIX = "jg_"
-WEBHOOK_SECRET_BYTES = 32  # Standard Webhooks: 24-64 random bytes
-# After a rotation the replaced secret keeps signing this long (WEBHOOKS.md: 24 h), so
-# receivers can switch to the new one without rejecting a single delivery.
-SECRET_OVERLAP = timedelta(hours=24)
-TENANT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+# Each lost race means another rotation just succeeded; a few retries cover any real contention.
+ROTATION_ATTEMPTS = 5
 
 
-class WebhookSecret(CamelModel):
-    secret: str
-    created_at: Timestamp
-    # Set when a rotation replaces it: it keeps signing until then (SECRET_OVERLAP later).
-    retires_at: Timestamp | None = None
-
-    def signs_at(self, now: datetime) -> bool:
-        return self.retires_at is None or now < self.retires_at
+@dataclass(frozen=True)
+class TenantCredentials:
+    tenant_id: str
+    api_key: str
+    webhook_secret: str
 
 
-class Tenant(CamelModel):
-    """`version` guards every write, as for jobs: concurrent rotations cannot lose a secret."""
-
-    id: str = Field(pattern=TENANT_NAME_PATTERN.pattern)
-    created_at: Timestamp
-    webhook_secrets: list[WebhookSecret]
-    version: int = 1
-
-    def signing_secrets(self, now: datetime) -> list[str]:
-        """The secrets a webhook sent now is signed with, newest first."""
-        signing = [s for s in self.webhook_secrets if s.signs_at(now)]
-        return [s.secret for s in sorted(signing, key=lambda s: s.created_at, reverse=True)]
+def register_tenant(
+    store: TenantStore, name: str, *, api_key: str | None = None, webhook_secret: str | None = None
+) -> TenantCredentials:
+    """Create a tenant; fixed credentials may be given (seeding), else fresh random ones are made."""
+    key = api_key or new_api_key()
+    secret = webhook_secret or new_webhook_secret()
+    tenant = new_tenant(name, secret, utc_now())
+    store.create(tenant, hash_api_key(key))
+    return TenantCredentials(tenant_id=tenant.id, api_key=key, webhook_secret=secret)
 
 
-class InvalidTenantName(ValueError):
+class TenantNotFound(Exception):
     pass
 
 
-def validate_tenant_name(name: str) -> str:
-    if not TENANT_NAME_PATTERN.match(name):
-        raise InvalidTenantName(
-            f"{name!r} is not a valid tenant name: use 2-63 lowercase letters, digits and '-', "
-            "starting with a letter or digit."
-        )
-    return name
+class RotationContended(Exception):
+    """Other rotations kept winning the race; nothing was changed by this one."""
 
 
-def new_api_key() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+@dataclass(frozen=True)
+class RotatedSecret:
+    tenant_id: str
+    webhook_secret: str
+    # Until then webhooks also carry a signature made with the replaced secret(s).
+    previous_signs_until: datetime
 
 
-def hash_api_key(api_key: str) -> str:
-    """A fast hash is right here: keys are 256-bit random, so there is nothing to brute-force."""
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def new_webhook_secret() -> str:
-    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(WEBHOOK_SECRET_BYTES)).decode()
-
-
-def new_tenant(name: str, webhook_secret: str, now: datetime) -> Tenant:
-    return Tenant(
-        id=validate_tenant_name(name),
-        created_at=now,
-        webhook_secrets=[WebhookSecret(secret=webhook_secret, created_at=now)],
-    )
-
-
-def rotate_webhook_secret(tenant: Tenant, new_secret: str, now: datetime) -> Tenant:
-    """Add `new_secret`; the secrets it replaces keep signing for SECRET_OVERLAP, and those
-    already retired are dropped. A secret retiring sooner (an earlier rotation) keeps its
-    date: rotating again, e.g. after a leak, must never extend an old secret's life."""
-    retires_at = now + SECRET_OVERLAP
-    kept = [
-        s.model_copy(update={"retires_at": retires_at if s.retires_at is None else min(s.retires_at, retires_at)})
-        for s in tenant.webhook_secrets
-        if s.signs_at(now)
-    ]
-    return tenant.model_copy(update={"webhook_secrets": [WebhookSecret(secret=new_secret, created_at=now), *kept]})
+def rotate_secret(store: TenantStore, name: str) -> RotatedSecret:
+    """Give the tenant a new webhook secret; concurrent rotations are redone, never lost."""
+    secret = new_webhook_secret()
+    # Optimistic locking: read, change, write if the version is unchanged, else read again.
+    for _ in range(ROTATION_ATTEMPTS):
+        tenant = store.get(name)
+        if tenant is None:
+            raise TenantNotFound(name)
+        now = utc_now()
+        saved = store.save_secrets(rotate_webhook_secret(tenant, secret, now), expected=tenant)
+        if saved is not None:
+            retiring = [s.retires_at for s in saved.webhook_secrets if s.retires_at is not None]
+            return RotatedSecret(
+                tenant_id=saved.id, webhook_secret=secret, previous_signs_until=max(retiring, default=now)
+            )
+    raise RotationContended(name)

@@ -1,7 +1,6 @@
 """DeliveryStore: every webhook attempt, and whether a callback said 410 Gone, per job.
 
-Items live in the job's partition, so purging a job removes them too:
-DELIVERY#<sequence>#<attempt> per attempt, CALLBACK#GONE once a receiver answered 410.
+Items live in the job's partition (store/keys.py), so purging a job removes them too.
 """
 
 from __future__ import annotations
@@ -15,9 +14,6 @@ from jobgate.store import keys
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-
-GONE_SORT_KEY = "CALLBACK#GONE"
-DELIVERY_PREFIX = "DELIVERY#"
 
 
 class DeliveryAttempt(BaseModel):
@@ -49,14 +45,10 @@ class StoredEvent(BaseModel):
     ttl: int
 
 
-def _delivery_sort_key(sequence: int, attempt: int) -> str:
-    return f"{DELIVERY_PREFIX}{sequence:0{keys.SEQUENCE_DIGITS}d}#{attempt:04d}"
-
-
 def event_from_item(item: dict[str, Any]) -> StoredEvent:
     """An EVENT# item, from GetItem or from a stream record's NewImage (same attribute format)."""
     return StoredEvent(
-        job_id=item["pk"]["S"].removeprefix("JOB#"),
+        job_id=keys.job_id_of_partition(item["pk"]["S"]),
         tenant_id=item["tenantId"]["S"],
         sequence=int(item["sequence"]["N"]),
         event_type=item["eventType"]["S"],
@@ -73,7 +65,7 @@ class DeliveryStore:
     def event(self, job_id: str, sequence: int) -> StoredEvent | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key={"pk": {"S": keys.job_partition(job_id)}, "sk": {"S": keys.event_sort_key(sequence)}},
+            Key=keys.job_item_key(job_id, keys.event_sort_key(sequence)),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -83,8 +75,7 @@ class DeliveryStore:
         self._client.put_item(
             TableName=self._table,
             Item={
-                "pk": {"S": keys.job_partition(job_id)},
-                "sk": {"S": _delivery_sort_key(attempt.sequence, attempt.attempt)},
+                **keys.job_item_key(job_id, keys.delivery_sort_key(attempt.sequence, attempt.attempt)),
                 "body": {"S": attempt.model_dump_json(by_alias=True)},
                 "ttl": {"N": str(ttl)},
             },
@@ -97,7 +88,7 @@ class DeliveryStore:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {
                 ":pk": {"S": keys.job_partition(job_id)},
-                ":prefix": {"S": DELIVERY_PREFIX},
+                ":prefix": {"S": keys.DELIVERY_PREFIX},
             },
             "ConsistentRead": True,
         }
@@ -111,13 +102,13 @@ class DeliveryStore:
     def mark_gone(self, job_id: str, ttl: int) -> None:
         self._client.put_item(
             TableName=self._table,
-            Item={"pk": {"S": keys.job_partition(job_id)}, "sk": {"S": GONE_SORT_KEY}, "ttl": {"N": str(ttl)}},
+            Item={**keys.job_item_key(job_id, keys.CALLBACK_GONE_SORT_KEY), "ttl": {"N": str(ttl)}},
         )
 
     def is_gone(self, job_id: str) -> bool:
         response = self._client.get_item(
             TableName=self._table,
-            Key={"pk": {"S": keys.job_partition(job_id)}, "sk": {"S": GONE_SORT_KEY}},
+            Key=keys.job_item_key(job_id, keys.CALLBACK_GONE_SORT_KEY),
             ConsistentRead=True,
         )
         return "Item" in response

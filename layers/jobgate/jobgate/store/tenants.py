@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from jobgate.tenants import Tenant
+from jobgate.domain.tenants import Tenant
+from jobgate.store import keys
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -17,17 +18,9 @@ class TenantExists(Exception):
     pass
 
 
-def _key_item_pk(key_hash: str) -> str:
-    return f"APIKEY#{key_hash}"
-
-
-def _tenant_pk(tenant_id: str) -> str:
-    return f"TENANT#{tenant_id}"
-
-
 def _tenant_item(tenant: Tenant) -> dict[str, AttributeValueTypeDef]:
     return {
-        "pk": {"S": _tenant_pk(tenant.id)},
+        "pk": {"S": keys.tenant_partition(tenant.id)},
         # Outside the document too, so writes can be conditional on it.
         "version": {"N": str(tenant.version)},
         "doc": {"S": tenant.model_dump_json(by_alias=True)},
@@ -54,7 +47,7 @@ class TenantStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": {"pk": {"S": _key_item_pk(api_key_hash)}, "tenantId": {"S": tenant.id}},
+                            "Item": {"pk": {"S": keys.api_key_partition(api_key_hash)}, "tenantId": {"S": tenant.id}},
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -66,12 +59,12 @@ class TenantStore:
             raise
 
     def tenant_for_key_hash(self, api_key_hash: str) -> str | None:
-        response = self._client.get_item(TableName=self._table, Key={"pk": {"S": _key_item_pk(api_key_hash)}})
+        response = self._client.get_item(TableName=self._table, Key={"pk": {"S": keys.api_key_partition(api_key_hash)}})
         item = response.get("Item")
         return None if item is None else item["tenantId"]["S"]
 
     def get(self, tenant_id: str) -> Tenant | None:
-        response = self._client.get_item(TableName=self._table, Key={"pk": {"S": _tenant_pk(tenant_id)}})
+        response = self._client.get_item(TableName=self._table, Key={"pk": {"S": keys.tenant_partition(tenant_id)}})
         item = response.get("Item")
         return None if item is None else Tenant.model_validate_json(item["doc"]["S"])
 

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobgate.config import Settings
+from jobgate.domain.tenants import Tenant
 from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
 from jobgate.store.tenants import TenantStore
-from jobgate.tenants import Tenant
 from jobgate.timeutil import to_rfc3339
 from jobgate.webhooks import ssrf
 from jobgate.webhooks.schedule import parse_retry_after, retry_delay

@@ -1,4 +1,4 @@
-"""Standard Webhooks v1 signatures (WEBHOOKS.md). Stdlib only: it runs in Lambda on every attempt."""
+"""Standard Webhooks v1 secrets and signatures (docs/webhooks.md). Stdlib only: it runs in Lambda on every attempt."""
 
 from __future__ import annotations
 
@@ -6,14 +6,21 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
+from secrets import token_bytes
 
 SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32  # Standard Webhooks: 24-64 random bytes
 SIGNATURE_VERSION = "v1"
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
 CONTENT_TYPE = "application/json"
 USER_AGENT = "jobgate-webhooks/1.0"
+
+
+def new_webhook_secret() -> str:
+    """`whsec_` and the base64 of fresh random bytes: the form `sign` (and every receiver) decodes."""
+    return SECRET_PREFIX + base64.b64encode(token_bytes(SECRET_BYTES)).decode()
 
 
 def webhook_id(job_id: str, sequence: int) -> str:
