@@ -64,7 +64,7 @@ API_KEY = "jg_bench-load-key"
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 # docs/webhooks.md: without `callback.events`, every status and step change, not job.progress.
 UNSUBSCRIBED_BY_DEFAULT = frozenset({"job.progress"})
-MAX_WAIT_SECONDS = 20  # API.md: Prefer: wait=N, N <= 20
+MAX_WAIT_SECONDS = 20  # docs/api.md: Prefer: wait=N, N capped at 20
 REQUEST_TIMEOUT = 30.0
 LONG_POLL_TIMEOUT = MAX_WAIT_SECONDS + REQUEST_TIMEOUT
 MAX_SUBMIT_ATTEMPTS = 10  # of one job, on 503/429 with Retry-After
@@ -1180,7 +1180,7 @@ def measure(args: argparse.Namespace, stack: StackProcess, secret: str, abort: t
             memory.checkpoint(f"at the end ({terminal_count} terminal)", terminal_count)
 
         timelines = fetch_timelines(stack.api_url, list(jobs.all), args.clients, http, TIMELINE_BUDGET_SECONDS)
-        # A submit answered 5xx or not at all must have left nothing half-done (API.md): no job.
+        # A submit answered 5xx or not at all must have left nothing half-done: no job.
         listed, listing_complete = listed_jobs(stack.api_url, http, LIST_BUDGET_SECONDS, args.jobs // 100 + 10)
         unacknowledged = sorted(listed - jobs.all.keys())
         expected = expected_webhooks(timelines)

@@ -35,7 +35,7 @@ from jobgate_cli.errors import CliError
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
 SECRET_VARIABLE = "JOBGATE_WEBHOOK_SECRET"
-# What jobgate itself gives a receiver (WEBHOOKS.md: 15 s in all).
+# What jobgate itself gives a receiver (docs/webhooks.md: 15 s in all).
 FORWARD_TIMEOUT_SECONDS = 15.0
 FORWARDED_HEADERS = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER, "content-type")
 
@@ -50,7 +50,7 @@ def print_line(line: str) -> None:
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # jobgate never follows a redirect (WEBHOOKS.md), so forwarding shows a 3xx as it is.
+    # jobgate never follows a redirect (docs/webhooks.md), so forwarding shows a 3xx as it is.
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 

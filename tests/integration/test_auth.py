@@ -1,4 +1,4 @@
-"""Authentication: API.md's exact 401s, and public docs."""
+"""Authentication: docs/api.md's exact 401s, and public docs."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from jobgate.webhooks.ssrf import read_body_prefix, send_pinned
+from jobgate.webhooks.pinned_http import read_body_prefix, send_pinned
 
 
 class Timeouts(TypedDict):

@@ -1,4 +1,4 @@
-"""Webhook signatures (WEBHOOKS.md): the Svix test vector, and what Standard Webhooks receivers accept."""
+"""Webhook signatures (docs/webhooks.md): the Svix test vector, and what Standard Webhooks receivers accept."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Callback URL safety (WEBHOOKS.md, "SSRF protection"): pure checks, fake resolvers, no network."""
+"""Callback URL safety (docs/webhooks.md, "Callback URLs are untrusted"): pure checks, fake resolvers, no network."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A DynamoDB stream → Lambda event source mapping, polled locally (SAM `Type: DynamoDB` events).
 
 moto's own mapping runs on the writer's thread, ignores most settings and loses records whose
-handler raised (see design/LOCAL.md), so this reads the stream through the DynamoDB Streams
+handler raised (docs/local-stack.md), so this reads the stream through the DynamoDB Streams
 API and applies the mapping's documented semantics itself:
 
 - one reader per shard; a shard's records are delivered in order and the reader never moves

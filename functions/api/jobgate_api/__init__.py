@@ -1,1 +1,1 @@
-"""The jobgate HTTP API (API.md), served by one Lambda behind an API Gateway HTTP API."""
+"""The jobgate HTTP API (docs/api.md), served by one Lambda behind an API Gateway HTTP API."""

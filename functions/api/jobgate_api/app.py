@@ -54,7 +54,7 @@ def openapi_document() -> Response[str]:
 def _invalid_request(error: RequestValidationError) -> Response[str]:
     errors = [{"pointer": _pointer(e["loc"]), "detail": e["msg"]} for e in error.errors()]
     in_body = any(e["loc"] and e["loc"][0] == "body" for e in error.errors())
-    # Body problems are 422 (unknown fields included, API.md); bad query parameters are 400.
+    # Body problems are 422 (unknown fields included, docs/api.md); bad query parameters are 400.
     return validation_failed(422 if in_body else 400, "The request has invalid fields.", errors)
 
 

@@ -1,4 +1,8 @@
-"""RFC 9457 problem+json responses: one place that maps every error to its status and type."""
+"""RFC 9457 problem+json responses: the one way an error body is built.
+
+Which exception becomes which problem is app.py's exception handlers; the gate (gate.py) and
+a few routes answer with a problem directly, where no exception is involved.
+"""
 
 from __future__ import annotations
 

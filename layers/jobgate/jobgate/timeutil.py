@@ -11,7 +11,7 @@ def utc_now() -> datetime:
 
 
 def to_rfc3339(moment: datetime) -> str:
-    """Millisecond precision, always UTC, always `Z` (API.md: times are RFC 3339 UTC with `Z`)."""
+    """Millisecond precision, always UTC, always `Z` (RFC 3339, as every time the API shows)."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

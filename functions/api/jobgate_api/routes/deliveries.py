@@ -37,7 +37,7 @@ class RedeliveryAccepted(CamelModel):
         200: {"description": "Attempts in event and attempt order.", "content": {JSON: {"model": DeliveryList}}}
     },
 )
-def list_deliveries(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+def list_deliveries(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
     job_service().get_for_tenant(tenant_id(router), id)
     body = DeliveryList(items=wiring.webhook_service().attempts(id))
     return Response(200, JSON, body.model_dump_json(by_alias=True))
@@ -49,7 +49,7 @@ def list_deliveries(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it
     responses={202: {"description": "Queued for delivery."}, 409: {"description": "The job has no callback."}},
 )
 def redeliver(
-    id: JobId,  # noqa: A002 - API.md names it {id}
+    id: JobId,  # noqa: A002 - docs/api.md names it {id}
     sequence: Annotated[int, Path(ge=1, description="The event's sequence number.")],
 ) -> Response[str]:
     job_service().get_for_tenant(tenant_id(router), id)

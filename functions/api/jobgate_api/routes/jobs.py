@@ -66,7 +66,7 @@ def submit_job(body: SubmitJobRequest) -> Response[str]:
     summary="Read a job (ETag, If-None-Match, Prefer: wait=N long-poll)",
     responses={200: {"description": "The job.", "content": {JSON: {"model": JobResource}}}},
 )
-def get_job(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+def get_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
     service = job_service()
     tenant = tenant_id(router)
     job = service.get_for_tenant(tenant, id)
@@ -121,7 +121,7 @@ def list_jobs(
     responses={200: {"description": "A page of events.", "content": {JSON: {"model": EventList}}}},
 )
 def list_events(
-    id: JobId,  # noqa: A002 - API.md names it {id}
+    id: JobId,  # noqa: A002 - docs/api.md names it {id}
     after: Annotated[int, Query(ge=0, description="Only events with a greater sequence.")] = 0,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 100,
 ) -> Response[str]:
@@ -140,7 +140,7 @@ def list_events(
         409: {"description": "The job has not succeeded."},
     },
 )
-def get_result(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+def get_result(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
     view = job_service().result_for_tenant(tenant_id(router), id)
     if view.download_url is not None:
         return Response(303, None, "", {"Location": view.download_url, "Cache-Control": "no-store"})
@@ -155,7 +155,7 @@ def get_result(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
         204: {"description": "Purged."},
     },
 )
-def delete_job(id: JobId) -> Response[str]:  # noqa: A002 - API.md names it {id}
+def delete_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
     job = job_service().cancel_or_purge(tenant_id(router), id)
     if job is None:
         return Response(204, None, "")

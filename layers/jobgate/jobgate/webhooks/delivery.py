@@ -25,7 +25,7 @@ from jobgate.domain.tenants import Tenant
 from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
 from jobgate.store.tenants import TenantStore
 from jobgate.timeutil import to_rfc3339
-from jobgate.webhooks import ssrf
+from jobgate.webhooks import pinned_http, ssrf
 from jobgate.webhooks.schedule import parse_retry_after, retry_delay
 from jobgate.webhooks.signing import webhook_headers, webhook_id
 from jobgate.webhooks.subscriptions import wants
@@ -71,7 +71,7 @@ def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Set
 
     try:
         addresses = ssrf.resolve_callback_url(url, _allow_list(settings))
-        response = ssrf.send_pinned(
+        response = pinned_http.send_pinned(
             "POST",
             url,
             addresses,
@@ -84,7 +84,7 @@ def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Set
         return AttemptResponse(None, None, None, f"refused: {refused}", elapsed())
     except Exception as error:  # noqa: BLE001 - any transport failure is a failed attempt, recorded
         return AttemptResponse(None, None, None, f"{type(error).__name__}: {error}"[:500], elapsed())
-    prefix = ssrf.read_body_prefix(response, RESPONSE_BODY_LIMIT)
+    prefix = pinned_http.read_body_prefix(response, RESPONSE_BODY_LIMIT)
     return AttemptResponse(
         status_code=response.status_code,
         body=prefix.decode("utf-8", errors="replace"),

@@ -1,4 +1,4 @@
-"""When to try a failed webhook again: WEBHOOKS.md's schedule, jittered, honouring Retry-After."""
+"""When to try a failed webhook again: docs/webhooks.md's schedule, jittered, honouring Retry-After."""
 
 from __future__ import annotations
 

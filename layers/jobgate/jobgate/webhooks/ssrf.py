@@ -1,10 +1,12 @@
 """Callback URLs are untrusted input: the one place that decides where a webhook may go.
 
-WEBHOOKS.md, "SSRF protection". At submit, `check_callback_url` applies the rules that need no
-network. At every attempt, `resolve_callback_url` (or `resolve_and_check`) resolves the host
-once and refuses it if any address is not globally routable, and `send_pinned` connects to
-those very addresses, so a second lookup (DNS rebinding) can never redirect the request.
-An explicit `AllowList` of networks is the one way around the address rules.
+docs/webhooks.md, "Callback URLs are untrusted". `check_callback_url` applies the rules of
+the URL itself, which need no network. `resolve_callback_url` applies them and then resolves
+the host once, refusing it if any address is not globally routable; submit calls it (so a
+host that resolves only to private addresses is a 422), and so does every attempt, which then
+connects to those very addresses (`pinned_http.send_pinned`): a second lookup (DNS rebinding)
+can never redirect the request. An explicit `AllowList` of networks is the one way around
+the address rules.
 """
 
 from __future__ import annotations
@@ -12,19 +14,26 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import TYPE_CHECKING, Any, Protocol, cast
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from typing import Any, Protocol
+from urllib.parse import SplitResult, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from requests.models import PreparedRequest
-from urllib3.exceptions import MaxRetryError, NewConnectionError
-
-if TYPE_CHECKING:
-    from requests.adapters import _HostParams, _PoolKwargs
+__all__ = [
+    "AllowList",
+    "CallbackRefused",
+    "IPAddress",
+    "IPNetwork",
+    "Resolver",
+    "callback_host_and_port",
+    "check_callback_url",
+    "forbidden_reason",
+    "parse_host_as_ip",
+    "resolve_and_check",
+    "resolve_callback_url",
+    "system_resolver",
+]
 
 type IPAddress = IPv4Address | IPv6Address
 type IPNetwork = IPv4Network | IPv6Network
@@ -38,7 +47,7 @@ class CallbackRefused(ValueError):
     """A callback URL or address the SSRF rules refuse; the message says why, for people."""
 
 
-# --- the allow-list -------------------------------------------------------------------------
+# --- the allow-list ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -68,9 +77,9 @@ def _parse_network(entry: str) -> IPNetwork:
         raise ValueError(f"allow-list entry {entry.strip()!r} is not a network ({error})") from None
 
 
-# --- which addresses are refused ------------------------------------------------------------
+# --- which addresses are refused --------------------------------------------------------------
 # Explicit tables, most specific first: `is_global` alone misses multicast, 6to4/NAT64 forms of
-# private addresses and more (WEBHOOKS.md). It is only the last-resort backstop below.
+# private addresses and more (docs/webhooks.md). It is only the last-resort backstop below.
 
 _IPV4_REFUSED: tuple[tuple[IPv4Network, str], ...] = tuple(
     (IPv4Network(network), label)
@@ -261,11 +270,11 @@ def _looks_numeric(host: str) -> bool:
     return bool(_NUMERIC_LABEL.fullmatch(last_label))
 
 
-# --- at submit: the rules that need no network ----------------------------------------------
+# --- the rules of the URL itself, which need no network ---------------------------------------
 
 
 def check_callback_url(url: str, allow: AllowList) -> str:
-    """Return the URL if acceptable at submit, else raise CallbackRefused saying why (a 422).
+    """Return the URL if its own rules accept it, else raise CallbackRefused saying why (a 422 at submit).
 
     https only; plain http only to allow-listed addresses (a literal is checked here, a name
     when it is resolved); no user information; port 443 or 1024-65535; at most 2048
@@ -350,7 +359,7 @@ def _check_address(ip: IPAddress, allow: AllowList, *, plain_http: bool = False)
         raise CallbackRefused(f"goes to {ip}, which is {reason}")
 
 
-# --- at every attempt: resolve once, check every address ------------------------------------
+# --- at submit and at every attempt: resolve once, check every address ------------------------
 
 
 def system_resolver(host: str, port: int, family: int = 0, kind: int = 0, /) -> Any:
@@ -409,121 +418,3 @@ def _resolve(host: str, port: int, resolver: Resolver | None) -> list[IPAddress]
     if not addresses:
         raise CallbackRefused(f"host {host!r} does not resolve")
     return addresses
-
-
-# --- connecting to the checked address itself -----------------------------------------------
-
-# A prefix no real URL starts with: mounting the adapter there lets a caller's session keep it
-# (and its connection pools) without changing how that session sends anything else.
-_PINNED_ADAPTER_PREFIX = "jobgate-pinned://"
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Connects to the IP address in the URL, but verifies TLS for the name in `Host`."""
-
-    def build_connection_pool_key_attributes(
-        self, request: PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
-    ) -> tuple[_HostParams, _PoolKwargs]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        if host_params["scheme"] != "https":
-            return host_params, pool_kwargs
-        # Both are part of urllib3's pool key: pools for different names never mix.
-        name = urlsplit("//" + request.headers["Host"]).hostname
-        with_name: dict[str, Any] = {**pool_kwargs, "server_hostname": name, "assert_hostname": name}
-        return host_params, cast("_PoolKwargs", with_name)
-
-
-def send_pinned(
-    method: str,
-    url: str,
-    addresses: list[str],
-    *,
-    headers: Mapping[str, str],
-    body: bytes,
-    connect_timeout: float,
-    read_timeout: float,
-    session: requests.Session | None = None,
-) -> requests.Response:
-    """Send one request to the already-checked addresses, never looking the host up again.
-
-    The URL's host name still goes into `Host` and, for https, into SNI and certificate
-    verification. Redirects come back as they are (never followed). The next address is tried
-    only when no connection could be made to this one. The response is streamed: read what you
-    need (`read_body_prefix`) and close it. `session` supplies trust settings (`verify`,
-    `cert`) and keeps connections for reuse; it never adds headers, cookies, auth or proxies.
-    """
-    if not addresses:
-        raise ValueError("send_pinned needs at least one address")
-    request = _prepare(method, url, headers, body)
-    adapter = _pinned_adapter(session)
-    verify: bool | str = session.verify if session is not None and session.verify is not None else True
-    cert = session.cert if session is not None else None
-    target = urlsplit(request.url or url)
-
-    def send_to(address: str) -> requests.Response:
-        pinned = request.copy()
-        pinned.url = _url_for_address(target, address)
-        response = adapter.send(pinned, stream=True, timeout=(connect_timeout, read_timeout), verify=verify, cert=cert)
-        response.url = request.url or url
-        return response
-
-    for address in addresses[:-1]:
-        try:
-            return send_to(address)
-        except requests.ConnectionError as error:
-            if not _never_connected(error):
-                raise
-    return send_to(addresses[-1])
-
-
-def read_body_prefix(response: requests.Response, limit: int = 1024) -> bytes:
-    """At most `limit` bytes of the body, then the connection is closed: a huge body costs nothing."""
-    prefix = b""
-    try:
-        for chunk in response.iter_content(chunk_size=limit):
-            prefix += chunk
-            if len(prefix) >= limit:
-                break
-    finally:
-        response.close()
-    return prefix[:limit]
-
-
-def _prepare(method: str, url: str, headers: Mapping[str, str], body: bytes) -> PreparedRequest:
-    # A bare Request, not Session.prepare_request: no session headers, cookies or netrc auth.
-    request = requests.Request(method, url, headers=dict(headers), data=body).prepare()
-    request.headers["Host"] = _host_header(urlsplit(request.url or url))
-    return request
-
-
-def _host_header(parts: SplitResult) -> str:
-    # requests has already turned an internationalised name into its ASCII (IDNA) form.
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    return host if parts.port is None else f"{host}:{parts.port}"
-
-
-def _url_for_address(parts: SplitResult, address: str) -> str:
-    ip = ipaddress.ip_address(address)
-    host = f"[{ip}]".replace("%", "%25") if ip.version == 6 else str(ip)
-    netloc = f"{host}:{_port_of(parts)}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-
-
-def _pinned_adapter(session: requests.Session | None) -> _PinnedAdapter:
-    if session is None:
-        return _PinnedAdapter()
-    adapter = session.adapters.get(_PINNED_ADAPTER_PREFIX)
-    if not isinstance(adapter, _PinnedAdapter):
-        adapter = _PinnedAdapter()
-        session.mount(_PINNED_ADAPTER_PREFIX, adapter)
-    return adapter
-
-
-def _never_connected(error: requests.ConnectionError) -> bool:
-    """True when the request cannot have reached this address (so another may be tried)."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    cause = error.args[0] if error.args else None
-    # A refused or unreachable connect; TLS failures and resets after sending are answers.
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)

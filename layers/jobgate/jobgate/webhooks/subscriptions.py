@@ -1,4 +1,4 @@
-"""Which events a callback receives (API.md: `callback.events`; default every status change)."""
+"""Which events a callback receives (docs/webhooks.md: `events`; by default all but job.progress)."""
 
 from __future__ import annotations
 
