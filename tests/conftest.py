@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from jobgate import aws
 from jobgate.tenants import TenantCredentials, register_tenant
 from jobgate_cli.moto_fixes import make_dynamodb_requests_atomic
 from jobgate_cli.provision import create_bucket, create_table_from_template
-from jobgate_cli.sam_template import load_template
+from jobgate_cli.sam_template import global_environment, load_template
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
@@ -28,18 +29,30 @@ TENANTS_TABLE = "jobgate-test-tenants"
 BUCKET = "jobgate-test-artifacts"
 STATE_MACHINE_PREFIX = "arn:aws:states:us-east-1:123456789012:stateMachine:jobgate-test-job-"
 
+# What template.yaml gives every function (its parameters at their defaults), with this
+# test account's resources, and the tests' own choices.
 FUNCTION_ENVIRONMENT = {
+    **global_environment(TEMPLATE),
     "JOBS_TABLE_NAME": JOBS_TABLE,
     "TENANTS_TABLE_NAME": TENANTS_TABLE,
     "ARTIFACTS_BUCKET_NAME": BUCKET,
     "STATE_MACHINE_ARN_PREFIX": STATE_MACHINE_PREFIX,
-    "JOB_RETENTION_DEFAULT": "P7D",
-    "JOB_RETENTION_MIN": "PT1H",
-    "JOB_RETENTION_MAX": "P90D",
-    "STAGE": "dev",
-    "POWERTOOLS_SERVICE_NAME": "jobgate",
+    # No queues here: webhooks are delivered by the local stack's tests (tests/e2e).
+    "WEBHOOK_RETRY_QUEUE_URL": "",
+    "WEBHOOK_DEAD_LETTER_QUEUE_URL": "",
+    # Only the demo type; a test that needs another one adds its module.
+    "JOB_TYPE_MODULES": "jobgate.jobtypes.demo",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each Lambda function's code directory is a root of its own, as in Lambda: put every
+    functions/*/ on sys.path before test modules import them (pyproject's pythonpath has the
+    layer and the CLI), so a new function needs no list kept."""
+    for code_dir in sorted((REPO / "functions").glob("*/")):
+        if not code_dir.name.startswith(("_", ".")) and str(code_dir) not in sys.path:
+            sys.path.insert(0, str(code_dir))
 
 
 def load_event(name: str) -> dict[str, Any]:

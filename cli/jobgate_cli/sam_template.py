@@ -21,6 +21,7 @@ __all__ = [
     "MissingSubstitutionError",
     "TemplateError",
     "default_substitutions",
+    "global_environment",
     "load_template",
     "parameter_defaults",
     "render_state_machine_definition",
@@ -133,6 +134,32 @@ def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
         for name, spec in parameters.items()
         if isinstance(spec, Mapping) and "Default" in spec
     }
+
+
+def global_environment(template: Mapping[str, Any]) -> dict[str, str]:
+    """Globals' function environment as far as the template alone says it: literals, and
+    parameters at their defaults (``!Ref P``, ``!Join [",", !Ref P]``). Variables that name a
+    resource or the stack (``!Ref JobsTable``, ``!Sub``) are left out: only a stack has them."""
+    function_globals = (template.get("Globals") or {}).get("Function") or {}
+    variables = (function_globals.get("Environment") or {}).get("Variables") or {}
+    defaults = parameter_defaults(template)
+    resolved = {str(name): _parameter_text(value, defaults) for name, value in variables.items()}
+    return {name: text for name, text in resolved.items() if text is not None}
+
+
+def _parameter_text(value: object, defaults: Mapping[str, str]) -> str | None:
+    if isinstance(value, (str, int, float, bool)):
+        return _scalar_text(value)
+    if isinstance(value, Mapping) and set(value) == {"Ref"}:
+        return defaults.get(str(value["Ref"]))
+    if isinstance(value, Mapping) and set(value) == {"Fn::Join"}:
+        delimiter, parts = value["Fn::Join"]
+        if isinstance(parts, Mapping):  # a list parameter: its default is comma-separated text
+            listed = _parameter_text(parts, defaults)
+            return None if listed is None else str(delimiter).join(listed.split(","))
+        texts = [_parameter_text(part, defaults) for part in parts]
+        return None if None in texts else str(delimiter).join(t for t in texts if t is not None)
+    return None
 
 
 def state_machine_ids(template: Mapping[str, Any]) -> list[str]:

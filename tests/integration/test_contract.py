@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from jobgate.config import Settings
+from jobgate_cli.sam_template import global_environment, parameter_defaults
 from tests.api import ApiClient
 from tests.conftest import TEMPLATE, load_event
 
@@ -92,3 +94,18 @@ def test_every_sample_event_is_accepted_by_its_function() -> None:
     submit = load_event("api_submit_job.json")
     assert (submit["requestContext"]["http"]["method"], submit["rawPath"]) == ("POST", "/jobs")
     assert load_event("execution_reconciler_timed_out.json")["detail"]["status"] == "TIMED_OUT"
+
+
+def test_every_setting_is_one_the_template_gives_every_function() -> None:
+    # config.Settings repeats no default: each variable it reads must come from the template.
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert {field.alias for field in Settings.model_fields.values()} <= set(variables)
+
+
+def test_functions_get_the_parameters_at_their_defaults() -> None:
+    environment = global_environment(TEMPLATE)
+    defaults = parameter_defaults(TEMPLATE)
+    assert environment["JOB_RETENTION_DEFAULT"] == defaults["JobRetentionDefault"]
+    assert environment["WEBHOOK_RETRY_SCHEDULE"] == defaults["WebhookRetrySchedule"]
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "jobgate"
+    assert "JOBS_TABLE_NAME" not in environment  # a resource: only a stack has its name

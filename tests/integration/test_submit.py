@@ -6,8 +6,9 @@ import boto3
 import pytest
 
 from jobgate.tenants import TenantCredentials
+from jobgate_cli.sam_template import parameter_defaults
 from tests.api import ApiClient
-from tests.conftest import STATE_MACHINE_PREFIX
+from tests.conftest import STATE_MACHINE_PREFIX, TEMPLATE
 
 
 def executions_of(job_type: str) -> list[str]:
@@ -68,7 +69,20 @@ def test_a_missing_type_is_422(tenant: TenantCredentials) -> None:
     assert response.json["errors"][0]["pointer"] == "#/type"
 
 
-@pytest.mark.parametrize(("retention", "status"), [("P1D", 202), ("PT5M", 422), ("P1000D", 422), ("one week", 422)])
+TEMPLATE_DEFAULTS = parameter_defaults(TEMPLATE)
+
+
+@pytest.mark.parametrize(
+    ("retention", "status"),
+    [
+        ("P1D", 202),
+        (TEMPLATE_DEFAULTS["JobRetentionMin"], 202),
+        (TEMPLATE_DEFAULTS["JobRetentionMax"], 202),
+        ("PT5M", 422),
+        ("P1000D", 422),
+        ("one week", 422),
+    ],
+)
 def test_retention_is_checked_against_the_template_bounds(
     tenant: TenantCredentials, retention: str, status: int
 ) -> None:

@@ -27,7 +27,11 @@ class SubmitJobRequest(BaseModel):
     input: dict[str, Any] = Field(default_factory=dict, description="Input, validated by the job type's model.")
     callback: CallbackRequest | None = None
     retention: str | None = Field(
-        default=None, description="How long the finished job stays readable (ISO 8601 duration, default P7D)."
+        default=None,
+        description=(
+            "How long the finished job stays readable (ISO 8601 duration); the default and the bounds "
+            "are the stack's JobRetentionDefault, JobRetentionMin and JobRetentionMax parameters."
+        ),
     )
 
 

@@ -1,5 +1,9 @@
 """Function settings, read from the function's environment through one seam.
 
+Every setting is a variable that template.yaml's Globals give every function (most from a
+template parameter): the template is the one place of their defaults, so none is repeated
+here and a missing variable is an error, not a silent fallback.
+
 On Lambda the environment is `os.environ`, and so it is in the local stack, which runs each
 execution environment in a process of its own. Code reads it via `current_environment()`,
 so that a test can bind another mapping with `function_environment(...)` instead.
@@ -43,19 +47,18 @@ class Settings(BaseModel):
     tenants_table_name: str = Field(alias="TENANTS_TABLE_NAME")
     artifacts_bucket_name: str = Field(alias="ARTIFACTS_BUCKET_NAME")
     state_machine_arn_prefix: str = Field(alias="STATE_MACHINE_ARN_PREFIX")
-    job_retention_default: str = Field(default="P7D", alias="JOB_RETENTION_DEFAULT")
-    job_retention_min: str = Field(default="PT1H", alias="JOB_RETENTION_MIN")
-    job_retention_max: str = Field(default="P90D", alias="JOB_RETENTION_MAX")
-    stage: str = Field(default="dev", alias="STAGE")
-    job_type_module_list: str = Field(default="jobgate.jobtypes.demo", alias="JOB_TYPE_MODULES")
-    webhook_retry_schedule: str = Field(
-        default="5,300,1800,7200,18000,36000,50400,72000,86400", alias="WEBHOOK_RETRY_SCHEDULE"
-    )
-    webhook_allowed_networks: str = Field(default="", alias="WEBHOOK_ALLOWED_NETWORKS")
-    webhook_connect_timeout_seconds: float = Field(default=5, alias="WEBHOOK_CONNECT_TIMEOUT_SECONDS")
-    webhook_attempt_timeout_seconds: float = Field(default=15, alias="WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
-    webhook_retry_queue_url: str = Field(default="", alias="WEBHOOK_RETRY_QUEUE_URL")
-    webhook_dead_letter_queue_url: str = Field(default="", alias="WEBHOOK_DEAD_LETTER_QUEUE_URL")
+    job_retention_default: str = Field(alias="JOB_RETENTION_DEFAULT")
+    job_retention_min: str = Field(alias="JOB_RETENTION_MIN")
+    job_retention_max: str = Field(alias="JOB_RETENTION_MAX")
+    stage: str = Field(alias="STAGE")
+    job_type_module_list: str = Field(alias="JOB_TYPE_MODULES")
+    webhook_retry_schedule: str = Field(alias="WEBHOOK_RETRY_SCHEDULE")
+    webhook_allowed_networks: str = Field(alias="WEBHOOK_ALLOWED_NETWORKS")
+    webhook_connect_timeout_seconds: float = Field(alias="WEBHOOK_CONNECT_TIMEOUT_SECONDS")
+    webhook_attempt_timeout_seconds: float = Field(alias="WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
+    webhook_retry_queue_url: str = Field(alias="WEBHOOK_RETRY_QUEUE_URL")
+    # Empty: failed deliveries are not dead-lettered.
+    webhook_dead_letter_queue_url: str = Field(alias="WEBHOOK_DEAD_LETTER_QUEUE_URL")
 
     @classmethod
     def from_environment(cls) -> Settings:
