@@ -9,10 +9,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from jobgate.background_check import signing
-from jobgate.background_check.callbacks import CallbackAlreadyAnswered, UnknownCallback, VendorCallbackStore
-from jobgate.background_check.models import Vendor
-from jobgate.background_check.resume import (
+from jobgate.jobtypes.background_check import signing
+from jobgate.jobtypes.background_check.models import Vendor
+from jobgate.jobtypes.background_check.resume import (
     BadSignature,
     CheckNoLongerWaiting,
     InvalidVendorAnswer,
@@ -20,6 +19,7 @@ from jobgate.background_check.resume import (
     ResumeUnavailable,
     resume_from_callback,
 )
+from jobgate.jobtypes.background_check.store import CallbackAlreadyAnswered, UnknownCallback, VendorCallbackStore
 from tests.conftest import JOBS_TABLE
 
 SECRET = "vsec_" + "s" * 40

@@ -31,3 +31,8 @@ def idempotency_partition(tenant_id: str, key_hash: str) -> str:
 
 def job_key(job_id: str) -> dict[str, Any]:
     return {"pk": {"S": job_partition(job_id)}, "sk": {"S": JOB_SORT_KEY}}
+
+
+def job_type_item_key(kind: str, item_id: str) -> dict[str, Any]:
+    """A job type's own item in the jobs table: partition <kind>#<id>, sort <kind>."""
+    return {"pk": {"S": f"{kind}#{item_id}"}, "sk": {"S": kind}}
