@@ -38,7 +38,7 @@ from jobgate.domain.models import Callback, Job, JobError, Progress, Step, StepS
 from jobgate.domain.retention import InvalidDuration
 from jobgate.domain.status import JobStatus
 from jobgate.ids import new_job_id
-from jobgate.jobtypes import JobTypeRegistry, UnknownJobType, Workflow
+from jobgate.registry import JobTypeRegistry, UnknownJobType, Workflow
 from jobgate.store.executions import Executions, execution_arn
 from jobgate.store.jobs import (
     CreateOutcome,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from jobgate.jobtypes.background_check.models import BackgroundCheckInput
-from jobgate.jobtypes.registry import JobType
+from jobgate.registry import JobType
 
 
 def _vendor_steps(validated: BaseModel) -> list[str]:

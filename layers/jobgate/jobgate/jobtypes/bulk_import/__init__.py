@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from jobgate.jobtypes.bulk_import.models import BulkImportInput, bulk_import_passes
-from jobgate.jobtypes.registry import JobType
+from jobgate.registry import JobType
 
 
 def _steps(validated: BaseModel) -> list[str]:

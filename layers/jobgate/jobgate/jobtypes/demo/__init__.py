@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from jobgate.jobtypes.demo.models import DemoInput, demo_step_name
-from jobgate.jobtypes.registry import JobType
+from jobgate.registry import JobType
 
 
 def _demo_steps(validated: BaseModel) -> list[str]:

@@ -8,7 +8,7 @@ This module is the registration (JobTypeModules).
 from __future__ import annotations
 
 from jobgate.jobtypes.order_fulfillment.models import ORDER_STEPS, OrderInput
-from jobgate.jobtypes.registry import JobType, static_steps
+from jobgate.registry import JobType, static_steps
 
 JOB_TYPE = JobType(
     name="order-fulfillment",

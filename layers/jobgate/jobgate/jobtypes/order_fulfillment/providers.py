@@ -8,6 +8,7 @@ undo a charge whose answer never reached us.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,30 @@ class _ProviderClient:
         except requests.RequestException as error:
             raise unreachable(f"The {self.provider} could not be reached: {error}") from None
 
+    def _create(
+        self,
+        path: str,
+        key: str,
+        body: dict[str, Any],
+        *,
+        noun: str,
+        unavailable: type[Exception],
+        rejected: type[Exception],
+        refusal: tuple[int, Callable[[str], Exception]],
+    ) -> dict[str, Any]:
+        """POST a write the provider makes once per idempotency key, and return its answer.
+        `refusal`: the status of the one functional failure this write can meet, and its error."""
+        response = self._call("POST", path, unavailable, json=body, headers={IDEMPOTENCY_HEADER: key})
+        refusal_status, refused = refusal
+        if response.status_code == refusal_status:
+            raise refused(_message(response))
+        if response.status_code >= 500 or response.status_code == 429:
+            raise unavailable(f"The {self.provider} answered {response.status_code}.")
+        if not response.ok:
+            raise rejected(f"The {self.provider} refused the {noun} ({response.status_code}): {_message(response)}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def _find_by_key(self, path: str, key: str, noun: str, failure: type[Exception]) -> dict[str, Any] | None:
         """What this job's write with idempotency key `key` created, if anything."""
         response = self._call("GET", path, failure, params={"idempotencyKey": key})
@@ -92,22 +117,15 @@ class PaymentClient(_ProviderClient):
     provider = "payment provider"
 
     def charge(self, job_id: str, card_token: str, amount: int, currency: str) -> Charge:
-        response = self._call(
-            "POST",
+        body = self._create(
             "/charges",
-            PaymentProviderUnavailable,
-            json={"cardToken": card_token, "amount": amount, "currency": currency, "reference": job_id},
-            headers={IDEMPOTENCY_HEADER: charge_key(job_id)},
+            charge_key(job_id),
+            {"cardToken": card_token, "amount": amount, "currency": currency, "reference": job_id},
+            noun="charge",
+            unavailable=PaymentProviderUnavailable,
+            rejected=PaymentRejected,
+            refusal=(402, lambda message: CardDeclined(f"The card was declined: {message}")),
         )
-        if response.status_code == 402:
-            raise CardDeclined(f"The card was declined: {_message(response)}")
-        if response.status_code >= 500 or response.status_code == 429:
-            raise PaymentProviderUnavailable(f"The payment provider answered {response.status_code}.")
-        if not response.ok:
-            raise PaymentRejected(
-                f"The payment provider refused the charge ({response.status_code}): {_message(response)}"
-            )
-        body: dict[str, Any] = response.json()
         return Charge(id=str(body["id"]), status=str(body.get("status", "captured")))
 
     def find_charge(self, job_id: str) -> Charge | None:
@@ -136,22 +154,15 @@ class ShippingClient(_ProviderClient):
     provider = "shipping provider"
 
     def create(self, job_id: str, recipient: dict[str, Any], parcels: list[dict[str, Any]]) -> Shipment:
-        response = self._call(
-            "POST",
+        body = self._create(
             "/shipments",
-            ShippingProviderUnavailable,
-            json={"recipient": recipient, "items": parcels, "reference": job_id},
-            headers={IDEMPOTENCY_HEADER: shipment_key(job_id)},
+            shipment_key(job_id),
+            {"recipient": recipient, "items": parcels, "reference": job_id},
+            noun="shipment",
+            unavailable=ShippingProviderUnavailable,
+            rejected=ShipmentRejected,
+            refusal=(422, lambda message: UnknownPostcode(f"The shipping provider cannot deliver there: {message}")),
         )
-        if response.status_code == 422:
-            raise UnknownPostcode(f"The shipping provider cannot deliver there: {_message(response)}")
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ShippingProviderUnavailable(f"The shipping provider answered {response.status_code}.")
-        if not response.ok:
-            raise ShipmentRejected(
-                f"The shipping provider refused the shipment ({response.status_code}): {_message(response)}"
-            )
-        body: dict[str, Any] = response.json()
         return Shipment(
             id=str(body["id"]), status=str(body.get("status", "created")), tracking_number=body.get("trackingNumber")
         )

@@ -1,13 +1,21 @@
-"""Job types: each is one registration, type name -> input model -> state machine."""
+"""The job types a deployment runs: each is one registration, type name -> input model -> state machine.
+
+Which ones run is the template parameter `JobTypeModules` (env JOB_TYPE_MODULES): modules
+that each define `JOB_TYPE` (see docs/job-types.md).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
+
+JOB_TYPE_ATTRIBUTE = "JOB_TYPE"
 
 
 class Workflow(StrEnum):
@@ -61,3 +69,19 @@ class JobTypeRegistry:
 
 def static_steps(*names: str) -> Callable[[Any], list[str]]:
     return lambda _input: list(names)
+
+
+class InvalidJobTypeModule(ImportError):
+    pass
+
+
+@cache
+def load_registry(modules: tuple[str, ...]) -> JobTypeRegistry:
+    """The registry of the job types the given modules define (cached: imported once)."""
+    job_types: list[JobType] = []
+    for module_name in modules:
+        job_type = getattr(importlib.import_module(module_name), JOB_TYPE_ATTRIBUTE, None)
+        if not isinstance(job_type, JobType):
+            raise InvalidJobTypeModule(f"{module_name} defines no {JOB_TYPE_ATTRIBUTE} = JobType(...)")
+        job_types.append(job_type)
+    return JobTypeRegistry(job_types)
