@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -254,10 +254,10 @@ class JobService:
         return applied
 
     def _change(self, job_id: str, plan: Callable[[Job, datetime], AppliedChange | None]) -> Job | None:
-        """Read the job, plan a change (None: nothing to do) and save it unless another writer
-        got in first, then redo it. Concurrent writers are parallel steps, a cancel racing a task."""
+        """Read the job, plan a change (None: nothing to do) and save it on the version read; when
+        another writer got in between (parallel steps, a cancel racing a task), start again."""
 
-        def attempt() -> Job | Literal[Conflict.CONFLICT] | None:
+        def attempt() -> Job | Conflict | None:
             job = self._jobs.get(job_id)
             if job is None:
                 raise JobNotFound(job_id)

@@ -11,10 +11,12 @@ import random
 import time
 from collections.abc import Callable
 from enum import Enum
-from typing import Final, Literal
+from typing import Final
 
 
 class Conflict(Enum):
+    """One member, so that `T | Conflict` types what an attempt returns."""
+
     CONFLICT = "conflict"
 
 
@@ -26,7 +28,7 @@ DEFAULT_BACKOFF_SECONDS = 0.01
 
 
 def retry_on_conflict[T](
-    attempt: Callable[[], T | Literal[Conflict.CONFLICT]],
+    attempt: Callable[[], T | Conflict],
     *,
     gave_up: Callable[[int], Exception],
     max_attempts: int = DEFAULT_ATTEMPTS,

@@ -46,43 +46,33 @@ class ResumeUnavailable(Exception):
 
 @dataclass(frozen=True)
 class CallbackResumer:
-    """resume_from_callback with the deployment's store, Step Functions client and secret bound."""
+    """Resumes a waiting check with its vendor's answer; wiring.py binds the deployment's
+    callback store, Step Functions client and vendor secret."""
 
     callbacks: VendorCallbackStore
     step_functions: SFNClient
     secret: str
 
     def resume(self, callback_id: str, body: bytes, signature: str | None) -> ResumeOutcome:
-        return resume_from_callback(self.callbacks, self.step_functions, self.secret, callback_id, body, signature)
-
-
-def resume_from_callback(
-    callbacks: VendorCallbackStore,
-    step_functions: SFNClient,
-    secret: str,
-    callback_id: str,
-    body: bytes,
-    signature: str | None,
-) -> ResumeOutcome:
-    if not signing.verify(secret, callback_id, body, signature):
-        raise BadSignature(callback_id)
-    answer = _parse(body)
-    try:
-        waiting = callbacks.claim(callback_id)
-    except CallbackAlreadyAnswered:
-        return ResumeOutcome.DUPLICATE
-    if answer.vendor is not waiting.vendor:
-        callbacks.release(waiting)
-        detail = f"This callback is for the {waiting.vendor.value} vendor, not {answer.vendor.value}."
-        raise InvalidVendorAnswer(detail, [{"pointer": "#/vendor", "detail": detail}])
-    try:
-        step_functions.send_task_success(taskToken=waiting.task_token, output=answer.model_dump_json())
-    except ClientError as error:
-        if error.response["Error"]["Code"] in NO_LONGER_WAITING_ERRORS:
-            raise CheckNoLongerWaiting(callback_id) from None
-        callbacks.release(waiting)
-        raise ResumeUnavailable(callback_id) from error
-    return ResumeOutcome.RESUMED
+        if not signing.verify(self.secret, callback_id, body, signature):
+            raise BadSignature(callback_id)
+        answer = _parse(body)
+        try:
+            waiting = self.callbacks.claim(callback_id)
+        except CallbackAlreadyAnswered:
+            return ResumeOutcome.DUPLICATE
+        if answer.vendor is not waiting.vendor:
+            self.callbacks.release(waiting)
+            detail = f"This callback is for the {waiting.vendor.value} vendor, not {answer.vendor.value}."
+            raise InvalidVendorAnswer(detail, [{"pointer": "#/vendor", "detail": detail}])
+        try:
+            self.step_functions.send_task_success(taskToken=waiting.task_token, output=answer.model_dump_json())
+        except ClientError as error:
+            if error.response["Error"]["Code"] in NO_LONGER_WAITING_ERRORS:
+                raise CheckNoLongerWaiting(callback_id) from None
+            self.callbacks.release(waiting)
+            raise ResumeUnavailable(callback_id) from error
+        return ResumeOutcome.RESUMED
 
 
 def _parse(body: bytes) -> VendorAnswer:

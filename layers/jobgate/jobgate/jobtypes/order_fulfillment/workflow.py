@@ -78,8 +78,8 @@ class SagaTask(BaseModel):
 class InventorySteps:
     """reserve-inventory, confirm-order and their compensation release-stock (StockTable)."""
 
-    def __init__(self, service: JobControl, stock: StockStore) -> None:
-        self._service = service
+    def __init__(self, jobs: JobControl, stock: StockStore) -> None:
+        self._jobs = jobs
         self._stock = stock
 
     def run(self, task: SagaTask) -> dict[str, Any]:
@@ -89,26 +89,26 @@ class InventorySteps:
             case "confirm-order":
                 return self.confirm(task.saga)
             case "release-stock":
-                return compensate(self._service, task.saga, RESERVE_INVENTORY, lambda: self._release(task.saga))
+                return compensate(self._jobs, task.saga, RESERVE_INVENTORY, lambda: self._release(task.saga))
         raise ValueError(f"unknown inventory action {task.action!r}")
 
     def reserve(self, state: SagaState) -> dict[str, Any]:
         job_id = state.job_id
-        self._service.require_active(job_id)
-        self._service.record_step(job_id, RESERVE_INVENTORY, StepStatus.RUNNING)
+        self._jobs.require_active(job_id)
+        self._jobs.record_step(job_id, RESERVE_INVENTORY, StepStatus.RUNNING)
         lines = [Line(item.sku, item.quantity) for item in state.input.items]
         self._stock.reserve(job_id, lines)
         reserved = [{"sku": line.sku, "quantity": line.quantity} for line in lines]
-        self._service.record_step(job_id, RESERVE_INVENTORY, StepStatus.SUCCEEDED, {"reserved": reserved})
+        self._jobs.record_step(job_id, RESERVE_INVENTORY, StepStatus.SUCCEEDED, {"reserved": reserved})
         return {"reserved": reserved}
 
     def confirm(self, state: SagaState) -> dict[str, Any]:
         job_id = state.job_id
-        self._service.require_active(job_id)
-        self._service.record_step(job_id, CONFIRM_ORDER, StepStatus.RUNNING)
+        self._jobs.require_active(job_id)
+        self._jobs.record_step(job_id, CONFIRM_ORDER, StepStatus.RUNNING)
         self._stock.confirm(job_id)
         order = order_result(state)
-        self._service.record_step(job_id, CONFIRM_ORDER, StepStatus.SUCCEEDED, {"orderId": order["orderId"]})
+        self._jobs.record_step(job_id, CONFIRM_ORDER, StepStatus.SUCCEEDED, {"orderId": order["orderId"]})
         return order
 
     def _release(self, state: SagaState) -> dict[str, Any] | None:
@@ -121,8 +121,8 @@ class InventorySteps:
 class PartnerSteps:
     """charge-payment and create-shipment, their compensations, and the saga's conclusion."""
 
-    def __init__(self, service: JobControl, payments: PaymentClient, shipping: ShippingClient) -> None:
-        self._service = service
+    def __init__(self, jobs: JobControl, payments: PaymentClient, shipping: ShippingClient) -> None:
+        self._jobs = jobs
         self._payments = payments
         self._shipping = shipping
 
@@ -134,33 +134,33 @@ class PartnerSteps:
             case "create-shipment":
                 return self.ship(state)
             case "refund-payment":
-                return compensate(self._service, state, CHARGE_PAYMENT, lambda: self._refund(state))
+                return compensate(self._jobs, state, CHARGE_PAYMENT, lambda: self._refund(state))
             case "cancel-shipment":
-                return compensate(self._service, state, CREATE_SHIPMENT, lambda: self._cancel_shipment(state))
+                return compensate(self._jobs, state, CREATE_SHIPMENT, lambda: self._cancel_shipment(state))
             case "conclude":
-                return conclude(self._service, state)
+                return conclude(self._jobs, state)
         raise ValueError(f"unknown partner action {task.action!r}")
 
     def charge(self, state: SagaState) -> dict[str, Any]:
         job_id, payment = state.job_id, state.input.payment
-        self._service.require_active(job_id)
-        self._service.record_step(job_id, CHARGE_PAYMENT, StepStatus.RUNNING)
+        self._jobs.require_active(job_id)
+        self._jobs.record_step(job_id, CHARGE_PAYMENT, StepStatus.RUNNING)
         charge = self._payments.charge(job_id, payment.card_token, payment.amount, payment.currency)
         detail = {"chargeId": charge.id, "amount": payment.amount, "currency": payment.currency}
-        self._service.record_step(job_id, CHARGE_PAYMENT, StepStatus.SUCCEEDED, detail)
+        self._jobs.record_step(job_id, CHARGE_PAYMENT, StepStatus.SUCCEEDED, detail)
         return detail
 
     def ship(self, state: SagaState) -> dict[str, Any]:
         job_id = state.job_id
-        self._service.require_active(job_id)
-        self._service.record_step(job_id, CREATE_SHIPMENT, StepStatus.RUNNING)
+        self._jobs.require_active(job_id)
+        self._jobs.record_step(job_id, CREATE_SHIPMENT, StepStatus.RUNNING)
         shipment = self._shipping.create(
             job_id,
             state.input.shipping.model_dump(by_alias=True),
             [item.model_dump(by_alias=True) for item in state.input.items],
         )
         detail = {"shipmentId": shipment.id, "trackingNumber": shipment.tracking_number}
-        self._service.record_step(job_id, CREATE_SHIPMENT, StepStatus.SUCCEEDED, detail)
+        self._jobs.record_step(job_id, CREATE_SHIPMENT, StepStatus.SUCCEEDED, detail)
         return detail
 
     def _refund(self, state: SagaState) -> dict[str, Any] | None:
@@ -200,14 +200,14 @@ def _step(job: Job | None, name: str) -> Step | None:
 
 
 def compensate(
-    service: JobControl, state: SagaState, step_name: str, undo: Callable[[], dict[str, Any] | None]
+    jobs: JobControl, state: SagaState, step_name: str, undo: Callable[[], dict[str, Any] | None]
 ) -> dict[str, Any]:
     """Undo `step_name` if it started; no require_active: compensations run on a cancelled job.
 
     A step that succeeded (or, on cancel, was cut short after acting) becomes `compensated`;
     the step that failed stays as it is, and the fail action marks it `failed`.
     """
-    step = _step(service.peek(state.job_id), step_name)
+    step = _step(jobs.peek(state.job_id), step_name)
     if step is None or step.status not in {StepStatus.SUCCEEDED, StepStatus.RUNNING}:
         return {"step": step_name, "undone": False}
     undone = undo()
@@ -216,7 +216,7 @@ def compensate(
     if step.status is StepStatus.SUCCEEDED or state.cancel is not None:
         # JobCancelled here means the job already ended (reconciled); the undo itself happened.
         with contextlib.suppress(JobCancelled):
-            service.record_step(
+            jobs.record_step(
                 state.job_id, step_name, StepStatus.COMPENSATED, {**(step.detail or {}), "compensation": undone}
             )
     return {"step": step_name, "undone": True, **undone}
@@ -242,7 +242,7 @@ def describe_rollback(trigger: str, failures: list[CompensationFailure], compens
     return f"{trigger}. Rolling back did not complete: {undone_badly}. Undone: {done}."
 
 
-def conclude(service: JobControl, state: SagaState) -> dict[str, Any]:
+def conclude(jobs: JobControl, state: SagaState) -> dict[str, Any]:
     """After the compensations: `cancelled`, or `failed` with the original or a rollback error."""
     failures = [
         CompensationFailure(compensation, step, readable_cause(error.cause) if error.cause else error.error)
@@ -253,13 +253,13 @@ def conclude(service: JobControl, state: SagaState) -> dict[str, Any]:
         if state.error is not None:
             return {"outcome": "failed", "error": state.error.model_dump(by_alias=True)}
         return {"outcome": "cancelled"}
-    job = service.peek(state.job_id)
+    job = jobs.peek(state.job_id)
     for failure in failures:
         step = _step(job, failure.step)
         if step is not None and step.status is StepStatus.SUCCEEDED:
             detail = {**(step.detail or {}), "compensation": {"failed": failure.message}}
             with contextlib.suppress(JobCancelled):
-                service.record_step(state.job_id, failure.step, StepStatus.SUCCEEDED, detail)
+                jobs.record_step(state.job_id, failure.step, StepStatus.SUCCEEDED, detail)
     compensated = [s.name for s in (job.progress.steps if job else []) if s.status is StepStatus.COMPENSATED]
     if state.error is not None:
         reason = readable_cause(state.error.cause).rstrip(".")
