@@ -44,7 +44,7 @@ API_KEY = "jg_bench-key"
 HOST = "127.0.0.1"
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 RATE_WINDOW_ROWS = 20_000  # BENCH.md: the rate of the last 20k rows ÷ the first 20k
-MAX_WAIT_SECONDS = 20  # API.md: Prefer: wait=N, N <= 20
+MAX_WAIT_SECONDS = 20  # docs/api.md: Prefer: wait=N, N <= 20
 # The chunks' progress message: "Loading: 1,234,567 of 12,163,981 bytes processed."
 BYTES_DONE = re.compile(r"([\d,]+) of ([\d,]+) bytes")
 

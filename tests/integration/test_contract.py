@@ -1,4 +1,4 @@
-"""template.yaml, the code and API.md agree: routes, handlers, policies, naming rules."""
+"""template.yaml, the code and docs/api.md agree: routes, handlers, policies, naming rules."""
 
 from __future__ import annotations
 
