@@ -1,7 +1,7 @@
 """JobControl: what a job type's tasks may do to the job they run.
 
-`JobService` provides it; the tasks depend on this protocol instead, because the service
-sits above the job types (it reads their registry). A type's wiring module hands them the
+`JobService` provides it; the tasks depend on this protocol instead of the service: it is
+all they may do, and a test can hand them a fake. A type's wiring module hands them the
 service.
 """
 
