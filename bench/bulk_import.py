@@ -33,7 +33,7 @@ import requests
 from bench_results import machine, merge_results  # bench/ is the script's own directory
 from pydantic import ValidationError
 
-from jobgate.bulk_import.schema import CustomerRecord
+from jobgate.jobtypes.bulk_import.schema import CustomerRecord
 from jobgate_cli.local.stack import LocalStack, LocalStackConfig
 from jobgate_cli.local.tenants_seed import TenantSeed
 

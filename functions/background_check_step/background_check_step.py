@@ -10,32 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from jobgate import wiring
-from jobgate.background_check.workflow import (
-    RecordFindingRequest,
-    RecordNoAnswerRequest,
-    SummarizeRequest,
-    record_finding,
-    record_no_answer,
-    summarize,
-)
+from jobgate.jobtypes.background_check import wiring
 from jobgate.observability import logger
-
-
-class UnknownAction(ValueError):
-    pass
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    action = event.get("action")
-    logger.append_keys(job_id=event.get("jobId"), action=action, vendor=event.get("vendor"))
-    match action:
-        case "record-finding":
-            return record_finding(wiring.job_service(), RecordFindingRequest.model_validate(event))
-        case "record-no-answer":
-            return record_no_answer(wiring.job_service(), RecordNoAnswerRequest.model_validate(event))
-        case "summarize":
-            return summarize(SummarizeRequest.model_validate(event))
-        case _:
-            raise UnknownAction(f"unknown action {action!r}")
+    logger.append_keys(job_id=event.get("jobId"), action=event.get("action"), vendor=event.get("vendor"))
+    return wiring.bookkeeping().run(event)

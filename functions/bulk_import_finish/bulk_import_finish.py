@@ -1,4 +1,4 @@
-"""Lambda: check / finish / rollback of the `bulk-import` job type (see jobgate.bulk_import.finish)."""
+"""Lambda: check / finish / rollback of the `bulk-import` job type (see jobgate.jobtypes.bulk_import.finish)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from jobgate import aws, wiring
-from jobgate.bulk_import.finish import FinishDeps, FinishRequest, run_finish
-from jobgate.bulk_import.settings import BulkImportSettings
-from jobgate.bulk_import.store import RecordTable
-from jobgate.config import Settings
+from jobgate.jobtypes.bulk_import import wiring
+from jobgate.jobtypes.bulk_import.finish import FinishRequest, run_finish
 from jobgate.observability import logger
 
 
@@ -18,11 +15,4 @@ from jobgate.observability import logger
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = FinishRequest.model_validate(event)
     logger.append_keys(job_id=request.job_id, action=request.action)
-    settings = Settings.from_environment()
-    deps = FinishDeps(
-        service=wiring.job_service(settings),
-        records=RecordTable(aws.dynamodb(), BulkImportSettings.from_environment().imported_records_table_name),
-        s3=aws.s3(),
-        bucket=settings.artifacts_bucket_name,
-    )
-    return run_finish(deps, request)
+    return run_finish(wiring.import_deps(), request)

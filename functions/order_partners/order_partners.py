@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from jobgate.jobtypes.order_fulfillment import wiring
+from jobgate.jobtypes.order_fulfillment.workflow import SagaTask
 from jobgate.observability import logger
-from jobgate.orders import wiring
-from jobgate.orders.saga import SagaTask
 
 
 @logger.inject_lambda_context

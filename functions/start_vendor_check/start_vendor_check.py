@@ -10,12 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from jobgate import aws, wiring
-from jobgate.background_check.callbacks import VendorCallbackStore
-from jobgate.background_check.settings import BackgroundCheckSettings
-from jobgate.background_check.vendors import VendorApi
-from jobgate.background_check.workflow import StartVendorCheckRequest, start_vendor_check
-from jobgate.config import Settings
+from jobgate.jobtypes.background_check import wiring
+from jobgate.jobtypes.background_check.workflow import StartVendorCheckRequest
 from jobgate.observability import logger
 
 
@@ -23,12 +19,4 @@ from jobgate.observability import logger
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = StartVendorCheckRequest.model_validate(event)
     logger.append_keys(job_id=request.job_id, vendor=request.vendor.value)
-    settings = Settings.from_environment()
-    check_settings = BackgroundCheckSettings.from_environment()
-    return start_vendor_check(
-        wiring.job_service(settings),
-        VendorCallbackStore(aws.dynamodb(), settings.jobs_table_name),
-        VendorApi(check_settings.vendor_api_url),
-        check_settings.api_base_url,
-        request,
-    )
+    return wiring.vendor_requests().start(request)

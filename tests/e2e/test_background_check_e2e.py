@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from jobgate.background_check import signing
+from jobgate.jobtypes.background_check import signing
 from jobgate_cli.local.stack import LocalStack
 from jobgate_cli.simulators.vendors import template_vendor_secret
 from tests.e2e.conftest import Client, aws_clients, eventually, start_local_stack

@@ -66,7 +66,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     stack = start_local_stack(
         template_path=template,
         time_scale=0.01,
-        parameter_overrides={"JobTypeModules": f"{modules},tests.fixtures.greeting_job_type.greeting"},
+        parameter_overrides={"JobTypeModules": f"{modules},tests.fixtures.greeting_job_type"},
     )
     yield stack
     stack.stop()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from jobgate.orders.stock import StockStore
+from jobgate.jobtypes.order_fulfillment.store import StockStore
 from jobgate_cli.local.stack import LocalStack
 from tests.e2e.conftest import Client, aws_clients, start_local_stack
 

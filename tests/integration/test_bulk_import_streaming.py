@@ -9,13 +9,13 @@ from typing import Any
 import boto3
 import pytest
 
-from jobgate.bulk_import.chunk import ChunkDeps, ChunkRequest, process_chunk
-from jobgate.bulk_import.model import ChunkSummary, UploadNotFound
-from jobgate.bulk_import.objects import Upload
-from jobgate.bulk_import.plan import PROBE_BYTES, plan_chunks
-from jobgate.bulk_import.progress import ForwardProgress
-from jobgate.bulk_import.schema import COLUMNS
-from jobgate.bulk_import.store import RecordTable
+from jobgate.jobtypes.bulk_import.chunk import ChunkRequest, process_chunk
+from jobgate.jobtypes.bulk_import.deps import ImportDeps
+from jobgate.jobtypes.bulk_import.models import ChunkSummary, UploadNotFound
+from jobgate.jobtypes.bulk_import.objects import UploadedFile
+from jobgate.jobtypes.bulk_import.plan import PROBE_BYTES, plan_chunks
+from jobgate.jobtypes.bulk_import.schema import COLUMNS
+from jobgate.jobtypes.bulk_import.store import RecordTable
 from tests.conftest import BUCKET
 
 UPLOAD_ID = "upl_01M8KAEMFENKRE7F7P4PKNANMY"
@@ -26,7 +26,7 @@ def row(n: int) -> bytes:
     return f"c-{n}@example.com,Customer {n},DE,2024-01-{1 + n % 28:02d},{n % 1000}.25\n".encode()
 
 
-class CountingUpload(Upload):
+class CountingUpload(UploadedFile):
     """The real S3 upload, counting the bytes every ranged GET returns."""
 
     bytes_read = 0
@@ -57,7 +57,7 @@ def test_chunks_end_at_line_ends_and_cover_the_file(aws_backend: None) -> None:
 def test_planning_another_tenants_upload_finds_nothing(aws_backend: None) -> None:
     boto3.client("s3").put_object(Bucket=BUCKET, Key=f"uploads/globex/{UPLOAD_ID}", Body=HEADER_LINE.encode())
     with pytest.raises(UploadNotFound, match=UPLOAD_ID):
-        plan_chunks(Upload(boto3.client("s3"), BUCKET, "acme", UPLOAD_ID), 1024)
+        plan_chunks(UploadedFile(boto3.client("s3"), BUCKET, "acme", UPLOAD_ID), 1024)
 
 
 # --- processing a chunk: generated input, recorded reads, measured memory ------------------
@@ -122,7 +122,7 @@ class DiscardingRecords(RecordTable):
         return 0
 
     def writer(self, tenant_id: str, job_id: str) -> Any:
-        from jobgate.bulk_import.store import RecordWriter
+        from jobgate.jobtypes.bulk_import.store import RecordWriter
 
         return RecordWriter(self, tenant_id, job_id, "2026-01-01T00:00:00.000Z")
 
@@ -132,15 +132,15 @@ class Job:
 
 
 class Service:
-    def require_active(self, job_id: str) -> Job:
-        return Job()
+    """The job control a chunk uses; progress reports are counted, not stored."""
 
-
-class SilentProgress(ForwardProgress):
     def __init__(self) -> None:
         self.reports = 0
 
-    def report(self, job_id: str, message: str, percent: int) -> bool:
+    def require_active(self, job_id: str) -> Job:
+        return Job()
+
+    def advance_progress(self, job_id: str, message: str, percent: int) -> bool:
         self.reports += 1
         return True
 
@@ -148,10 +148,9 @@ class SilentProgress(ForwardProgress):
 def run_chunk(rows: int) -> tuple[ChunkSummary, int, GeneratedUpload, DiscardingRecords]:
     upload = GeneratedUpload(rows)
     records = DiscardingRecords()
-    deps = ChunkDeps(
-        service=Service(),  # type: ignore[arg-type]
+    deps = ImportDeps(
+        jobs=Service(),  # type: ignore[arg-type]
         records=records,
-        progress=SilentProgress(),
         s3=None,  # type: ignore[arg-type]
         bucket=BUCKET,
     )

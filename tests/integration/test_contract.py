@@ -85,7 +85,7 @@ def test_job_state_machines_follow_the_naming_rule_the_api_relies_on() -> None:
 
 
 def test_every_sample_event_is_accepted_by_its_function() -> None:
-    from demo_step import DemoStepRequest
+    from jobgate.jobtypes.demo.models import DemoStepRequest
     from jobgate.lifecycle import LifecycleRequest
 
     assert LifecycleRequest.model_validate(load_event("job_lifecycle_start.json")).action == "start"

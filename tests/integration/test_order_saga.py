@@ -9,8 +9,8 @@ import pytest
 
 import order_stock
 from jobgate.domain.errors import JobCancelled
-from jobgate.orders.errors import OutOfStock
-from jobgate.orders.stock import Line, StockStore
+from jobgate.jobtypes.order_fulfillment.errors import OutOfStock
+from jobgate.jobtypes.order_fulfillment.store import Line, StockStore
 from jobgate.tenants import TenantCredentials
 from jobgate_cli.provision import create_table_from_template
 from tests.api import ApiClient

@@ -17,18 +17,18 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import BaseModel
 
-from bulk_import_plan import PlanRequest
-from demo_step import DemoStepRequest
-from jobgate.background_check.workflow import (
+from jobgate.jobtypes.background_check.workflow import (
     RecordFindingRequest,
     RecordNoAnswerRequest,
     StartVendorCheckRequest,
     SummarizeRequest,
 )
-from jobgate.bulk_import.chunk import ChunkRequest
-from jobgate.bulk_import.finish import FinishRequest
+from jobgate.jobtypes.bulk_import.chunk import ChunkRequest
+from jobgate.jobtypes.bulk_import.finish import FinishRequest
+from jobgate.jobtypes.bulk_import.plan import PlanRequest
+from jobgate.jobtypes.demo.models import DemoStepRequest
+from jobgate.jobtypes.order_fulfillment.workflow import SagaTask
 from jobgate.lifecycle import LifecycleRequest
-from jobgate.orders.saga import SagaTask
 from jobgate.store.deliveries import event_from_item
 from jobgate.webhooks.delivery import RetryMessage
 from jobgate_api.schemas import SubmitJobRequest

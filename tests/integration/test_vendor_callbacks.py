@@ -9,17 +9,17 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from jobgate.background_check import signing
-from jobgate.background_check.callbacks import CallbackAlreadyAnswered, UnknownCallback, VendorCallbackStore
-from jobgate.background_check.models import Vendor
-from jobgate.background_check.resume import (
+from jobgate.jobtypes.background_check import signing
+from jobgate.jobtypes.background_check.models import Vendor
+from jobgate.jobtypes.background_check.resume import (
     BadSignature,
+    CallbackResumer,
     CheckNoLongerWaiting,
     InvalidVendorAnswer,
     ResumeOutcome,
     ResumeUnavailable,
-    resume_from_callback,
 )
+from jobgate.jobtypes.background_check.store import CallbackAlreadyAnswered, UnknownCallback, VendorCallbackStore
 from tests.conftest import JOBS_TABLE
 
 SECRET = "vsec_" + "s" * 40
@@ -48,7 +48,7 @@ def store(aws_backend: None) -> VendorCallbackStore:
 def resume(store: VendorCallbackStore, sfn: FakeStepFunctions, callback_id: str, answer: dict[str, Any]) -> Any:
     body = json.dumps(answer).encode()
     signature = signing.sign(SECRET, callback_id, body)
-    return resume_from_callback(store, sfn, SECRET, callback_id, body, signature)  # type: ignore[arg-type]
+    return CallbackResumer(store, sfn, SECRET).resume(callback_id, body, signature)  # type: ignore[arg-type]
 
 
 def test_a_callback_is_claimed_once(store: VendorCallbackStore) -> None:
@@ -77,7 +77,7 @@ def test_a_bad_signature_resumes_nothing_and_leaves_the_callback_open(store: Ven
     body = json.dumps(ANSWER).encode()
     forged = signing.sign("vsec_" + "f" * 40, callback_id, body)
     with pytest.raises(BadSignature):
-        resume_from_callback(store, sfn, SECRET, callback_id, body, forged)  # type: ignore[arg-type]
+        CallbackResumer(store, sfn, SECRET).resume(callback_id, body, forged)  # type: ignore[arg-type]
     assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.RESUMED
 
 

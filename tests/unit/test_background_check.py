@@ -8,10 +8,9 @@ import hmac
 import pytest
 from pydantic import ValidationError
 
-from jobgate.background_check import signing
-from jobgate.background_check.models import Finding, Vendor, overall_verdict
 from jobgate.config import function_environment
-from jobgate.jobtypes.background_check import JOB_TYPE, BackgroundCheckInput
+from jobgate.jobtypes.background_check import JOB_TYPE, signing
+from jobgate.jobtypes.background_check.models import BackgroundCheckInput, Finding, Vendor, overall_verdict
 
 SECRET = "vsec_" + "k" * 40
 BODY = b'{"vendor":"criminal","finding":"clear","reference":"chk_1"}'

@@ -7,7 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from jobgate.bulk_import.schema import COLUMNS, COUNTRY_CODES, CustomerRecord, InvalidHeader, parse_header, parse_row
+from jobgate.jobtypes.bulk_import.schema import (
+    COLUMNS,
+    COUNTRY_CODES,
+    CustomerRecord,
+    InvalidHeader,
+    parse_header,
+    parse_row,
+)
 
 HEADER = list(COLUMNS)
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from jobgate.jobtypes.order_fulfillment import JOB_TYPE, OrderInput
-from jobgate.orders.saga import CompensationFailure, SagaTask, describe_rollback, readable_cause
+from jobgate.domain.workflow_errors import readable_cause
+from jobgate.jobtypes.order_fulfillment import JOB_TYPE
+from jobgate.jobtypes.order_fulfillment.models import OrderInput
+from jobgate.jobtypes.order_fulfillment.workflow import CompensationFailure, SagaTask, describe_rollback
 from jobgate_cli.simulators import payment, shipping
 from tests.conftest import load_event
 

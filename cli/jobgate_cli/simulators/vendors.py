@@ -2,7 +2,7 @@
 
 A check request is acknowledged with 202 at once; a moment later the vendor POSTs its
 finding to the request's callbackUrl, signed with the deployment's vendor secret
-(X-Vendor-Signature, see jobgate.background_check.signing). Magic values in the
+(X-Vendor-Signature, see jobgate.jobtypes.background_check.signing). Magic values in the
 candidate's fullName, like a provider's test data:
 
 - "Record": the criminal vendor finds a record (record_found); every other finding is clear.
@@ -24,8 +24,8 @@ from typing import Any
 import requests
 from flask import Flask, Response, request
 
-from jobgate.background_check import signing
-from jobgate.background_check.models import Finding, Vendor
+from jobgate.jobtypes.background_check import signing
+from jobgate.jobtypes.background_check.models import Finding, Vendor
 from jobgate_cli.sam_template import load_template, parameter_defaults
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "template.yaml"

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cached_property
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,10 +39,18 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
         _ENVIRONMENT.reset(token)
 
 
-class Settings(BaseModel):
-    """What every jobgate function needs to know about its deployment."""
+class EnvironmentSettings(BaseModel):
+    """Settings read from the environment: subclasses declare fields with the variable as alias."""
 
     model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        return cls.model_validate(dict(current_environment()))
+
+
+class Settings(EnvironmentSettings):
+    """What every jobgate function needs to know about its deployment."""
 
     jobs_table_name: str = Field(alias="JOBS_TABLE_NAME")
     tenants_table_name: str = Field(alias="TENANTS_TABLE_NAME")
@@ -59,10 +68,6 @@ class Settings(BaseModel):
     webhook_retry_queue_url: str = Field(alias="WEBHOOK_RETRY_QUEUE_URL")
     # Empty: failed deliveries are not dead-lettered.
     webhook_dead_letter_queue_url: str = Field(alias="WEBHOOK_DEAD_LETTER_QUEUE_URL")
-
-    @classmethod
-    def from_environment(cls) -> Settings:
-        return cls.model_validate(dict(current_environment()))
 
     @cached_property
     def retention_policy(self) -> RetentionPolicy:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobgate.domain.models import Job, JobError
+from jobgate.domain.workflow_errors import WorkflowError, readable_cause
 from jobgate.service import JobService
-
-
-class WorkflowError(BaseModel):
-    """What a Catch puts at ResultPath: Step Functions' {"Error", "Cause"}."""
-
-    error: str = Field(alias="Error")
-    cause: str | None = Field(default=None, alias="Cause")
 
 
 class LifecycleRequest(BaseModel):
@@ -43,12 +36,12 @@ def run_lifecycle_action(service: JobService, request: LifecycleRequest) -> dict
 
 
 def job_error_from_workflow(service: JobService, request: LifecycleRequest) -> JobError:
-    workflow_error = request.error or WorkflowError(Error="UnknownError")
+    workflow_error = request.error or WorkflowError(error="UnknownError")
     step = _running_step_name(service, request.job_id)
     return JobError(
         type=workflow_error.error,
         title=f"Step {step} failed." if step else "The job failed.",
-        detail=_readable_cause(workflow_error.cause),
+        detail=readable_cause(workflow_error.cause, if_missing="No detail was reported."),
         step=step,
     )
 
@@ -56,16 +49,3 @@ def job_error_from_workflow(service: JobService, request: LifecycleRequest) -> J
 def _running_step_name(service: JobService, job_id: str) -> str | None:
     job = service.peek(job_id)
     return job.running_step() if job else None
-
-
-def _readable_cause(cause: str | None) -> str:
-    """Lambda errors arrive as JSON with a stack trace; clients get only the message."""
-    if not cause:
-        return "No detail was reported."
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause[:1000]
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed["errorMessage"])[:1000]
-    return cause[:1000]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from jobgate.config import Settings
 from jobgate.domain.changes import (
+    AppliedChange,
     ConfirmCancel,
     FailJob,
     JobChange,
@@ -39,7 +38,7 @@ from jobgate.domain.models import Callback, Job, JobError, Progress, Step, StepS
 from jobgate.domain.retention import InvalidDuration
 from jobgate.domain.status import JobStatus
 from jobgate.ids import new_job_id
-from jobgate.jobtypes import JobTypeRegistry, UnknownJobType, Workflow
+from jobgate.registry import JobTypeRegistry, UnknownJobType, Workflow
 from jobgate.store.executions import Executions, execution_arn
 from jobgate.store.jobs import (
     CreateOutcome,
@@ -49,14 +48,10 @@ from jobgate.store.jobs import (
     JobPage,
     JobStore,
 )
+from jobgate.store.optimistic import CONFLICT, Conflict, retry_on_conflict
 from jobgate.store.results import ResultStore
 from jobgate.timeutil import to_rfc3339, utc_now
 from jobgate.webhooks import ssrf
-
-# Concurrent writers (parallel steps, a cancel racing a task) re-read and re-plan this
-# many times before giving up with TransientStoreError, which state machines retry.
-MAX_WRITE_ATTEMPTS = 8
-WRITE_BACKOFF_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -156,7 +151,7 @@ class JobService:
             ) from None
 
     def _check_callback(self, url: str) -> None:
-        """WEBHOOKS.md at submit: the URL rules, and a host that resolves only to allowed addresses."""
+        """docs/webhooks.md at submit: the URL rules, and a host that resolves only to allowed addresses."""
         try:
             ssrf.resolve_callback_url(url, ssrf.AllowList.parse(self._settings.webhook_allowed_networks))
         except ssrf.CallbackRefused as refused:
@@ -254,18 +249,31 @@ class JobService:
 
     def apply(self, job_id: str, change: JobChange) -> Job:
         """Apply one change under optimistic locking; IllegalTransition if the machine refuses it."""
-        for attempt in range(MAX_WRITE_ATTEMPTS):
-            if attempt:
-                # Full jitter spreads writers that keep colliding on the same job.
-                time.sleep(random.uniform(0, WRITE_BACKOFF_SECONDS * 2**attempt))
+        applied = self._change(job_id, lambda job, now: apply_change(job, change, now))
+        assert applied is not None  # the plan above always plans a change
+        return applied
+
+    def _change(self, job_id: str, plan: Callable[[Job, datetime], AppliedChange | None]) -> Job | None:
+        """Read the job, plan a change (None: nothing to do) and save it on the version read; when
+        another writer got in between (parallel steps, a cancel racing a task), start again."""
+
+        def attempt() -> Job | Conflict | None:
             job = self._jobs.get(job_id)
             if job is None:
                 raise JobNotFound(job_id)
             now = self._clock()
-            applied = apply_change(job, change, now)
-            if self._jobs.save_change(job, applied, now):
-                return applied.job
-        raise TransientStoreError(f"job {job_id} kept changing; gave up after {MAX_WRITE_ATTEMPTS} attempts")
+            applied = plan(job, now)
+            if applied is None:
+                return None
+            return applied.job if self._jobs.save_change(job, applied, now) else CONFLICT
+
+        # TransientStoreError is what state machines retry.
+        return retry_on_conflict(
+            attempt,
+            gave_up=lambda attempts: TransientStoreError(
+                f"job {job_id} kept changing; gave up after {attempts} attempts"
+            ),
+        )
 
     def try_apply(self, job_id: str, change: JobChange) -> Job | None:
         """Like apply, but a refused change (late or duplicate) is None instead of an error."""
@@ -304,6 +312,20 @@ class JobService:
         """Progress inside a step (job.progress; percent None = derived from the steps)."""
         try:
             return self.apply(job_id, RecordProgress(message=message, percent=percent))
+        except IllegalTransition as refusal:
+            raise JobCancelled(f"job {job_id} is {refusal.current}; progress not recorded") from None
+
+    def advance_progress(self, job_id: str, message: str, percent: int) -> bool:
+        """Progress that only moves forward although several tasks report it at once (two
+        chunks racing must not store 41 after 42): False if the job already shows `percent` or more."""
+
+        def plan(job: Job, now: datetime) -> AppliedChange | None:
+            if job.progress.percent >= percent:
+                return None
+            return apply_change(job, RecordProgress(message=message, percent=percent), now)
+
+        try:
+            return self._change(job_id, plan) is not None
         except IllegalTransition as refusal:
             raise JobCancelled(f"job {job_id} is {refusal.current}; progress not recorded") from None
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobgate.domain.tenants import hash_api_key, new_api_key, new_tenant, rotate_webhook_secret
+from jobgate.store.optimistic import CONFLICT, Conflict, retry_on_conflict
 from jobgate.store.tenants import TenantStore
 from jobgate.timeutil import utc_now
 from jobgate.webhooks.signing import new_webhook_secret
@@ -52,16 +53,16 @@ class RotatedSecret:
 def rotate_secret(store: TenantStore, name: str) -> RotatedSecret:
     """Give the tenant a new webhook secret; concurrent rotations are redone, never lost."""
     secret = new_webhook_secret()
-    # Optimistic locking: read, change, write if the version is unchanged, else read again.
-    for _ in range(ROTATION_ATTEMPTS):
+
+    def attempt() -> RotatedSecret | Conflict:
         tenant = store.get(name)
         if tenant is None:
             raise TenantNotFound(name)
         now = utc_now()
         saved = store.save_secrets(rotate_webhook_secret(tenant, secret, now), expected=tenant)
-        if saved is not None:
-            retiring = [s.retires_at for s in saved.webhook_secrets if s.retires_at is not None]
-            return RotatedSecret(
-                tenant_id=saved.id, webhook_secret=secret, previous_signs_until=max(retiring, default=now)
-            )
-    raise RotationContended(name)
+        if saved is None:
+            return CONFLICT
+        retiring = [s.retires_at for s in saved.webhook_secrets if s.retires_at is not None]
+        return RotatedSecret(tenant_id=saved.id, webhook_secret=secret, previous_signs_until=max(retiring, default=now))
+
+    return retry_on_conflict(attempt, gave_up=lambda _: RotationContended(name), max_attempts=ROTATION_ATTEMPTS)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from jobgate import aws, jobtypes
+from jobgate import aws
 from jobgate.config import Settings
-from jobgate.jobtypes import JobTypeRegistry
+from jobgate.registry import JobTypeRegistry, load_registry
 from jobgate.service import JobService
 from jobgate.store.deliveries import DeliveryStore
 from jobgate.store.executions import Executions
@@ -22,7 +22,7 @@ def job_service(settings: Settings | None = None, registry: JobTypeRegistry | No
         jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
         results=ResultStore(aws.dynamodb(), aws.s3(), settings.jobs_table_name, settings.artifacts_bucket_name),
         executions=Executions(aws.stepfunctions()),
-        registry=registry or jobtypes.load_registry(settings.job_type_modules),
+        registry=registry or load_registry(settings.job_type_modules),
     )
 
 

@@ -14,19 +14,15 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from jobgate import aws
-from jobgate.background_check import signing
-from jobgate.background_check.callbacks import UnknownCallback, VendorCallbackStore
-from jobgate.background_check.resume import (
+from jobgate.jobtypes.background_check import signing, wiring
+from jobgate.jobtypes.background_check.resume import (
     BadSignature,
     CheckNoLongerWaiting,
     InvalidVendorAnswer,
     ResumeOutcome,
     ResumeUnavailable,
-    resume_from_callback,
 )
-from jobgate.background_check.settings import BackgroundCheckSettings
-from jobgate.config import Settings
+from jobgate.jobtypes.background_check.store import UnknownCallback
 from jobgate.observability import logger
 from jobgate_api.context import request_header
 from jobgate_api.problems import problem, validation_failed
@@ -53,16 +49,8 @@ def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - th
     event = router.current_event
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-    settings = Settings.from_environment()
     try:
-        outcome = resume_from_callback(
-            VendorCallbackStore(aws.dynamodb(), settings.jobs_table_name),
-            aws.stepfunctions(),
-            BackgroundCheckSettings.from_environment().vendor_callback_secret.get_secret_value(),
-            callback_id,
-            body,
-            request_header(router, signing.SIGNATURE_HEADER),
-        )
+        outcome = wiring.callback_resumer().resume(callback_id, body, request_header(router, signing.SIGNATURE_HEADER))
     except BadSignature:
         logger.warning("vendor callback refused: bad signature", extra={"callback_id": callback_id})
         return problem(401, "bad-signature", "Bad signature", f"The {signing.SIGNATURE_HEADER} header is not valid.")

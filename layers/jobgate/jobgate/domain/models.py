@@ -1,4 +1,4 @@
-"""The job record and its public representation (API.md "Job resource")."""
+"""The job record and its public representation (docs/api.md "Job resource")."""
 
 from __future__ import annotations
 
@@ -82,7 +82,6 @@ class Job(CamelModel):
     error: JobError | None = None
     callback: Callback | None = None
     retention_seconds: int
-    execution_arn: str | None = None
     last_sequence: int = 0
 
     def is_expired(self, now: datetime) -> bool:

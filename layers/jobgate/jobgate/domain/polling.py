@@ -1,4 +1,4 @@
-"""How often a client should poll: `Retry-After` from the job's progress and ETA (API.md)."""
+"""How often a client should poll: `Retry-After` from the job's progress and ETA (docs/api.md)."""
 
 from __future__ import annotations
 

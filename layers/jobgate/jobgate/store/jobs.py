@@ -157,22 +157,6 @@ class JobStore:
             raise
         return True
 
-    def set_execution_arn(self, job: Job, execution_arn: str) -> Job | None:
-        """Remember which execution runs the job (no event: clients do not see ARNs)."""
-        updated = job.model_copy(update={"execution_arn": execution_arn, "version": job.version + 1})
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_job_item(updated),
-                ConditionExpression="version = :expected",
-                ExpressionAttributeValues={":expected": {"N": str(job.version)}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return updated
-
     def list_for_tenant(
         self,
         tenant_id: str,

@@ -59,3 +59,8 @@ def tenant_partition(tenant_id: str) -> str:
 
 def api_key_partition(key_hash: str) -> str:
     return f"APIKEY#{key_hash}"
+
+
+def job_type_item_key(kind: str, item_id: str) -> dict[str, Any]:
+    """A job type's own item in the jobs table: partition <kind>#<id>, sort <kind>."""
+    return {"pk": {"S": f"{kind}#{item_id}"}, "sk": {"S": kind}}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from jobgate.store import keys
+from jobgate.store import artifacts, keys
 from jobgate.timeutil import to_epoch_seconds
 
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 # Larger results go to S3 and are served by a 303 to a presigned URL; smaller ones are
-# answered inline (API.md). 64 KiB keeps a result item far below DynamoDB's 400 KB.
+# answered inline (docs/api.md). 64 KiB keeps a result item far below DynamoDB's 400 KB.
 INLINE_RESULT_LIMIT_BYTES = 64 * 1024
 RESULT_URL_LIFETIME_SECONDS = 300
 
@@ -41,7 +41,7 @@ class ResultStore:
         if len(result_json.encode()) <= INLINE_RESULT_LIMIT_BYTES:
             item["body"] = {"S": result_json}
         else:
-            object_key = f"results/{tenant_id}/{job_id}.json"
+            object_key = artifacts.result_key(tenant_id, job_id)
             self._s3.put_object(
                 Bucket=self._bucket, Key=object_key, Body=result_json.encode(), ContentType="application/json"
             )

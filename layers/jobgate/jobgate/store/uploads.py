@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from jobgate.ids import new_upload_id
+from jobgate.store import artifacts
 from jobgate.timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -17,15 +18,10 @@ UPLOAD_URL_LIFETIME = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
-class Upload:
+class PresignedUpload:
     upload_id: str
     url: str
     expires_at: datetime
-
-
-def upload_object_key(tenant_id: str, upload_id: str) -> str:
-    """Keys carry the tenant, so a job can only ever read its own tenant's uploads."""
-    return f"uploads/{tenant_id}/{upload_id}"
 
 
 class UploadStore:
@@ -34,11 +30,11 @@ class UploadStore:
         self._bucket = bucket_name
         self._clock = clock
 
-    def create(self, tenant_id: str) -> Upload:
+    def create(self, tenant_id: str) -> PresignedUpload:
         upload_id = new_upload_id()
         url = self._s3.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self._bucket, "Key": upload_object_key(tenant_id, upload_id)},
+            Params={"Bucket": self._bucket, "Key": artifacts.upload_key(tenant_id, upload_id)},
             ExpiresIn=int(UPLOAD_URL_LIFETIME.total_seconds()),
         )
-        return Upload(upload_id=upload_id, url=url, expires_at=self._clock() + UPLOAD_URL_LIFETIME)
+        return PresignedUpload(upload_id=upload_id, url=url, expires_at=self._clock() + UPLOAD_URL_LIFETIME)

@@ -1,0 +1,39 @@
+"""Builds the background-check tasks and the vendor-callback route's resumer from the settings."""
+
+from __future__ import annotations
+
+from jobgate import aws, wiring
+from jobgate.config import Settings
+from jobgate.jobtypes.background_check.resume import CallbackResumer
+from jobgate.jobtypes.background_check.settings import BackgroundCheckSettings
+from jobgate.jobtypes.background_check.store import VendorCallbackStore
+from jobgate.jobtypes.background_check.vendors import VendorApi
+from jobgate.jobtypes.background_check.workflow import Bookkeeping, VendorRequests
+
+
+def vendor_callbacks(settings: Settings | None = None) -> VendorCallbackStore:
+    # The callbacks live in the jobs table.
+    settings = settings or Settings.from_environment()
+    return VendorCallbackStore(aws.dynamodb(), settings.jobs_table_name)
+
+
+def vendor_requests(check_settings: BackgroundCheckSettings | None = None) -> VendorRequests:
+    settings = Settings.from_environment()
+    check_settings = check_settings or BackgroundCheckSettings.from_environment()
+    return VendorRequests(
+        wiring.job_service(settings),
+        vendor_callbacks(settings),
+        VendorApi(check_settings.vendor_api_url),
+        check_settings.api_base_url,
+    )
+
+
+def bookkeeping() -> Bookkeeping:
+    return Bookkeeping(wiring.job_service())
+
+
+def callback_resumer(check_settings: BackgroundCheckSettings | None = None) -> CallbackResumer:
+    check_settings = check_settings or BackgroundCheckSettings.from_environment()
+    return CallbackResumer(
+        vendor_callbacks(), aws.stepfunctions(), check_settings.vendor_callback_secret.get_secret_value()
+    )

@@ -1,1 +1,0 @@
-"""The order-fulfillment saga: stock reservations, payment and shipping providers, compensations."""

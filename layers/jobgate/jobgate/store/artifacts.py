@@ -1,0 +1,26 @@
+"""Object keys of the artifacts bucket: one place for its layout.
+
+uploads/<tenant>/<upload id>: an input PUT through POST /uploads.
+results/<tenant>/<job id><suffix>: what a job leaves behind, its result (`.json`) and any
+file of its own (a job type picks the suffix). The template's lifecycle rules and policies
+name the two prefixes.
+"""
+
+from __future__ import annotations
+
+UPLOADS_PREFIX = "uploads/"
+RESULTS_PREFIX = "results/"
+RESULT_SUFFIX = ".json"
+
+
+def upload_key(tenant_id: str, upload_id: str) -> str:
+    """Keys carry the tenant, so a job can only ever read its own tenant's uploads."""
+    return f"{UPLOADS_PREFIX}{tenant_id}/{upload_id}"
+
+
+def job_artifact_key(tenant_id: str, job_id: str, suffix: str) -> str:
+    return f"{RESULTS_PREFIX}{tenant_id}/{job_id}{suffix}"
+
+
+def result_key(tenant_id: str, job_id: str) -> str:
+    return job_artifact_key(tenant_id, job_id, RESULT_SUFFIX)
