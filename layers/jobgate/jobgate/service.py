@@ -308,13 +308,6 @@ class JobService:
         except IllegalTransition as refusal:
             raise JobCancelled(f"job {job_id} is {refusal.current}; step {name} not recorded") from None
 
-    def report_progress(self, job_id: str, message: str, percent: int | None = None) -> Job:
-        """Progress inside a step (job.progress; percent None = derived from the steps)."""
-        try:
-            return self.apply(job_id, RecordProgress(message=message, percent=percent))
-        except IllegalTransition as refusal:
-            raise JobCancelled(f"job {job_id} is {refusal.current}; progress not recorded") from None
-
     def advance_progress(self, job_id: str, message: str, percent: int) -> bool:
         """Progress that only moves forward although several tasks report it at once (two
         chunks racing must not store 41 after 42): False if the job already shows `percent` or more."""
