@@ -1,0 +1,99 @@
+"""The billing meter's unit rules and bill, against examples computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobgate_cli.billing import units
+from jobgate_cli.billing.meter import Meter
+from jobgate_cli.billing.prices import PRICES, Unit
+
+
+def test_an_http_api_request_is_one_unit_per_started_512_kb() -> None:
+    assert units.api_requests(200, 1_500) == 1
+    assert units.api_requests(512 * 1024, 0) == 1
+    assert units.api_requests(512 * 1024, 1) == 2
+    assert units.api_requests(0, 1_300_000) == 3  # 1.24 MiB: three started 512 KB
+
+
+def test_lambda_duration_rounds_up_to_the_millisecond() -> None:
+    # 128 MB for 10.2 ms bills 11 ms: 0.125 GB x 0.011 s
+    assert units.lambda_gb_seconds(128, 10.2) == pytest.approx(0.001375)
+    assert units.lambda_gb_seconds(1024, 1000.0) == pytest.approx(1.0)
+
+
+def test_express_rounds_memory_to_64_mb_and_duration_to_100_ms() -> None:
+    # 70 MB for 150 ms bills 128 MB for 200 ms: 0.125 GB x 0.2 s
+    assert units.express_gb_seconds(70, 150) == pytest.approx(0.025)
+    assert units.express_gb_seconds(64, 100) == pytest.approx(0.00625)
+
+
+def test_an_sqs_request_is_one_unit_per_started_64_kb() -> None:
+    assert units.sqs_requests(300) == 1
+    assert units.sqs_requests(64 * 1024 + 1) == 2
+    assert units.sqs_requests(256 * 1024) == 4
+
+
+def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
+    item = {
+        "pk": {"S": "JOB#1"},  # 2 + 5
+        "n": {"N": "12345"},  # 1 + (3 + 1): five significant digits take three bytes
+        "ok": {"BOOL": True},  # 2 + 1
+        "tags": {"L": [{"S": "ab"}, {"NULL": True}]},  # 4 + 3 + (1 + 2) + (1 + 1)
+        "m": {"M": {"k": {"S": "v"}}},  # 1 + 3 + (1 + 1 + 1)
+    }
+    assert units.item_size(item) == 7 + 5 + 3 + 12 + 7
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("0", 2), ("7", 2), ("12", 2), ("123", 3), ("1200", 2), ("-5", 3), ("0.001", 2), ("3.14159", 4)],
+)
+def test_number_sizes_count_significant_digits(text: str, size: int) -> None:
+    assert units.number_size(text) == size
+
+
+def test_write_units_are_per_started_kb_and_double_in_a_transaction() -> None:
+    assert units.write_units(100) == 1
+    assert units.write_units(1024) == 1
+    assert units.write_units(1025) == 2
+    assert units.write_units(1_200, transactional=True) == 4
+
+
+def test_read_units_are_per_started_4_kb_halved_when_eventually_consistent() -> None:
+    assert units.read_units(1_200, consistent=True) == 1
+    assert units.read_units(1_200, consistent=False) == 0.5
+    assert units.read_units(9_000, consistent=True) == 3
+    assert units.read_units(9_000, consistent=True, transactional=True) == 6
+
+
+def test_an_index_write_follows_the_item_in_and_out_of_the_index() -> None:
+    keys = ("gsi1pk", "gsi1sk")
+    small = {"pk": {"S": "a"}, "gsi1pk": {"S": "T#1"}, "gsi1sk": {"S": "1"}}
+    moved = {**small, "gsi1sk": {"S": "2"}}
+    outside = {"pk": {"S": "a"}}
+    assert units.index_write_units(None, small, keys) == 1  # added
+    assert units.index_write_units(small, small, keys) == 1  # updated in place
+    assert units.index_write_units(small, moved, keys) == 2  # key changed: delete + put
+    assert units.index_write_units(small, None, keys) == 1  # deleted
+    assert units.index_write_units(outside, outside, keys) == 0
+
+
+def test_the_bill_prices_each_unit_from_the_table_and_per_million_jobs() -> None:
+    meter = Meter()
+    # One hand-counted job: 11 transitions, 13 invocations of 128 MB x 50 ms, 78 WRU, 29 RRU.
+    meter.add(Unit.SFN_STANDARD_TRANSITION, 11, "local-job-demo")
+    meter.add(Unit.LAMBDA_REQUEST, 13, "functions")
+    meter.add(Unit.LAMBDA_GB_SECOND, 13 * units.lambda_gb_seconds(128, 50), "functions")
+    meter.add(Unit.DYNAMODB_WRU, 78, "JobsTable")
+    meter.add(Unit.DYNAMODB_RRU, 29, "JobsTable")
+    bill = meter.bill()
+    expected = 11 * 0.000025 + 13 * 0.0000002 + 13 * 0.00625 * 0.0000133334 + 78 * 0.000000625 + 29 * 0.000000125
+    assert bill.dollars == pytest.approx(expected)
+    assert bill.per_million(1) == pytest.approx(expected * 1e6)  # ≈ $333.5 per million
+    assert bill.dollars_by_unit()[Unit.SFN_STANDARD_TRANSITION] == pytest.approx(275e-6)
+
+
+def test_every_unit_has_a_price_with_its_source() -> None:
+    assert set(PRICES) == set(Unit)
+    assert all(price.source.startswith("https://") and price.as_of for price in PRICES.values())
