@@ -34,49 +34,15 @@ def test_an_sqs_request_is_one_unit_per_started_64_kb() -> None:
     assert units.sqs_requests(256 * 1024) == 4
 
 
-def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
-    item = {
-        "pk": {"S": "JOB#1"},  # 2 + 5
-        "n": {"N": "12345"},  # 1 + (3 + 1): five significant digits take three bytes
-        "ok": {"BOOL": True},  # 2 + 1
-        "tags": {"L": [{"S": "ab"}, {"NULL": True}]},  # 4 + 3 + (1 + 2) + (1 + 1)
-        "m": {"M": {"k": {"S": "v"}}},  # 1 + 3 + (1 + 1 + 1)
-    }
-    assert units.item_size(item) == 7 + 5 + 3 + 12 + 7
-
-
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [("0", 2), ("7", 2), ("12", 2), ("123", 3), ("1200", 2), ("-5", 3), ("0.001", 2), ("3.14159", 4)],
-)
-def test_number_sizes_count_significant_digits(text: str, size: int) -> None:
-    assert units.number_size(text) == size
-
-
-def test_write_units_are_per_started_kb_and_double_in_a_transaction() -> None:
-    assert units.write_units(100) == 1
-    assert units.write_units(1024) == 1
-    assert units.write_units(1025) == 2
-    assert units.write_units(1_200, transactional=True) == 4
-
-
-def test_read_units_are_per_started_4_kb_halved_when_eventually_consistent() -> None:
-    assert units.read_units(1_200, consistent=True) == 1
-    assert units.read_units(1_200, consistent=False) == 0.5
-    assert units.read_units(9_000, consistent=True) == 3
-    assert units.read_units(9_000, consistent=True, transactional=True) == 6
-
-
-def test_an_index_write_follows_the_item_in_and_out_of_the_index() -> None:
-    keys = ("gsi1pk", "gsi1sk")
-    small = {"pk": {"S": "a"}, "gsi1pk": {"S": "T#1"}, "gsi1sk": {"S": "1"}}
-    moved = {**small, "gsi1sk": {"S": "2"}}
-    outside = {"pk": {"S": "a"}}
-    assert units.index_write_units(None, small, keys) == 1  # added
-    assert units.index_write_units(small, small, keys) == 1  # updated in place
-    assert units.index_write_units(small, moved, keys) == 2  # key changed: delete + put
-    assert units.index_write_units(small, None, keys) == 1  # deleted
-    assert units.index_write_units(outside, outside, keys) == 0
+def test_dynamodb_capacity_is_the_consumed_capacity_of_read_and_write_operations() -> None:
+    one = {"TableName": "jobs", "CapacityUnits": 4.0, "Table": {"CapacityUnits": 2.0}}
+    assert units.dynamodb_capacity("PutItem", one) == {"jobs": 4.0}
+    transaction = [{"TableName": "jobs", "CapacityUnits": 4.0}, {"TableName": "tenants", "CapacityUnits": 2.0}]
+    assert units.dynamodb_capacity("TransactWriteItems", transaction) == {"jobs": 4.0, "tenants": 2.0}
+    assert units.dynamodb_capacity("DescribeTable", one) == {}  # control plane: not billed per request
+    assert units.dynamodb_capacity("GetItem", None) == {}
+    assert units.is_write("UpdateItem")
+    assert not units.is_write("Query")
 
 
 def test_the_bill_prices_each_unit_from_the_table_and_per_million_jobs() -> None:
