@@ -12,6 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from jobgate_cli.local.dynamodb_local import DynamoDBLocal
+from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.moto_fixes import make_dynamodb_requests_atomic
 
 # Long enough for a slow CI machine; waits end as soon as the condition holds.
@@ -52,6 +54,15 @@ class RecordingFunction:
     def batches(self) -> list[list[dict[str, Any]]]:
         with self._lock:
             return [list(event["Records"]) for event in self.events]
+
+
+@pytest.fixture(scope="module")
+def dynamodb_local() -> Iterator[LocalEndpoints]:
+    """A DynamoDB Local of the module's own (its other endpoints lead nowhere)."""
+    server = DynamoDBLocal()
+    server.start()
+    yield LocalEndpoints(aws="http://127.0.0.1:1", dynamodb=server.url)
+    server.stop()
 
 
 @pytest.fixture

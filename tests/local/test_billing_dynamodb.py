@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from jobgate_cli.billing import units
-from jobgate_cli.local.dynamodb_local import DynamoDBLocal
 from jobgate_cli.local.endpoints import LocalEndpoints
 
 TABLE = "billed"
@@ -26,10 +25,8 @@ def _environment() -> None:
 
 
 @pytest.fixture(scope="module")
-def dynamodb() -> Iterator[Any]:
-    server = DynamoDBLocal()
-    server.start()
-    client = LocalEndpoints(aws="http://127.0.0.1:1", dynamodb=server.url).client("dynamodb")
+def dynamodb(dynamodb_local: LocalEndpoints) -> Iterator[Any]:
+    client = dynamodb_local.client("dynamodb")
     client.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -47,7 +44,7 @@ def dynamodb() -> Iterator[Any]:
         ],
     )
     yield client
-    server.stop()
+    client.delete_table(TableName=TABLE)
 
 
 def billed(operation: str, response: dict[str, Any]) -> float:

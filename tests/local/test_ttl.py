@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from jobgate_cli.local.dynamodb_local import DynamoDBLocal
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_sources import Poller
 from jobgate_cli.local.streams import lambda_stream_record
@@ -32,11 +31,8 @@ def _environment() -> None:
 
 
 @pytest.fixture(scope="module")
-def endpoints() -> Iterator[LocalEndpoints]:
-    server = DynamoDBLocal()
-    server.start()
-    yield LocalEndpoints(aws="http://127.0.0.1:1", dynamodb=server.url)
-    server.stop()
+def endpoints(dynamodb_local: LocalEndpoints) -> LocalEndpoints:
+    return dynamodb_local
 
 
 @pytest.fixture
