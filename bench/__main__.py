@@ -19,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # BENCH.md item -> script; in the order `make bench` runs them.
 ITEMS = {
+    "cold-start": HERE / "cold_start.py",  # item 2
     "load": HERE / "load.py",  # item 3
     "bulk-import": HERE / "bulk_import.py",  # item 4
 }
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, help="load: submits per second, all clients (default: back to back)")
     parser.add_argument("--deadline", type=float, help="load and bulk-import: seconds before an item gives up")
     parser.add_argument("--rows", type=int, help="bulk-import: rows of the CSV (default 200000)")
+    parser.add_argument("--rounds", type=int, help="cold-start: fresh interpreters per handler (default 15)")
     parser.add_argument("--progress", action="store_true", help="load: a progress line on stderr every 5 s")
     parser.add_argument("--no-write", action="store_true", help="print the tables only; leave latest.json alone")
     args = parser.parse_args(argv)
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         + _switch("progress", args.progress)
         + write,
         "bulk-import": _flags(rows=args.rows, deadline=args.deadline) + write,
+        "cold-start": _flags(rounds=args.rounds) + write,
     }
     failed: list[str] = []
     for item in items:

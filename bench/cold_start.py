@@ -1,0 +1,153 @@
+"""BENCH.md item 2: cold start, each function's handler import time against a bare handler.
+
+For every AWS::Serverless::Function of template.yaml, and for a bare Powertools HTTP API
+handler with one boto3 DynamoDB client (bench/fixtures/bare_handler.py), a fresh interpreter
+imports the handler's module and reports how long the import took (time.perf_counter around
+importlib.import_module: interpreter start-up is the same for all and not counted). The
+modules' paths are the function's CodeUri and the layer, as on Lambda; the environment is
+the template's Globals (parameters at their defaults) with dummy credentials and region.
+Each round imports every module once in a shuffled order; the table gives each module's
+median over the rounds and its ratio to the bare handler's median, measured in the same run.
+
+    make bench BENCH=cold-start                # or: .venv/bin/python bench/cold_start.py --rounds 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench_results import machine, merge_results  # bench/ is the script's own directory
+
+from jobgate_cli.sam_template import global_environment, load_template
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "template.yaml"
+LAYER = REPO / "layers" / "jobgate"
+BARE = "bare Powertools HTTP handler + boto3 DynamoDB client"
+BARE_DIR = Path(__file__).resolve().parent / "fixtures"
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+RESULTS_KEY = "cold_start"
+GOAL_RATIO = 1.25  # BENCH.md: every handler <= 1.25x the bare handler
+IMPORT_ONE = (
+    "import importlib, sys, time; started = time.perf_counter(); importlib.import_module(sys.argv[1]); "
+    "print(time.perf_counter() - started)"
+)
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str  # the template's logical id, or BARE
+    module: str
+    path: tuple[Path, ...]
+
+
+def handlers(template: dict[str, Any]) -> list[Handler]:
+    found = [Handler(BARE, "bare_handler", (BARE_DIR,))]
+    for logical_id, resource in sorted(template["Resources"].items()):
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        module = str(properties["Handler"]).rsplit(".", 1)[0]
+        found.append(Handler(logical_id, module, (REPO / str(properties["CodeUri"]), LAYER)))
+    return found
+
+
+def environment(template: dict[str, Any]) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        **global_environment(template),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+
+
+def import_seconds(handler: Handler, env: dict[str, str]) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_ONE, handler.module],
+        env={**env, "PYTHONPATH": os.pathsep.join(str(p) for p in handler.path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{handler.name}: importing {handler.module} failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def measure(rounds: int, seed: int | None) -> dict[str, Any]:
+    template = load_template(TEMPLATE)
+    found = handlers(template)
+    env = environment(template)
+    for handler in found:  # a first, unmeasured import of each writes the bytecode caches, for all alike
+        import_seconds(handler, env)
+    samples: dict[str, list[float]] = {h.name: [] for h in found}
+    shuffle = random.Random(seed)
+    for _ in range(rounds):
+        order = found[:]
+        shuffle.shuffle(order)
+        for handler in order:
+            samples[handler.name].append(import_seconds(handler, env))
+    bare = statistics.median(samples[BARE])
+    rows = {
+        h.name: {
+            "module": h.module,
+            "median_ms": round(statistics.median(samples[h.name]) * 1000, 1),
+            "ratio_to_bare": round(statistics.median(samples[h.name]) / bare, 3),
+        }
+        for h in found
+    }
+    return {"rounds": rounds, "bare_median_ms": round(bare * 1000, 1), "handlers": rows}
+
+
+def table(figures: dict[str, Any]) -> str:
+    lines = [
+        f"cold start: import time of each handler module, median of {figures['rounds']} fresh interpreters, "
+        f"shuffled; ratio to the bare handler measured alongside",
+        f"{'function':38} {'module':26} {'median ms':>10} {'ratio':>7}  goal <= {GOAL_RATIO}",
+    ]
+    for name, row in sorted(figures["handlers"].items(), key=lambda item: -item[1]["ratio_to_bare"]):
+        met = "" if name == BARE else ("ok" if row["ratio_to_bare"] <= GOAL_RATIO else "over")
+        lines.append(
+            f"{name[:38]:38} {row['module'][:26]:26} {row['median_ms']:>10,.1f} {row['ratio_to_bare']:>7.2f}  {met}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=15, help="fresh interpreters per module (default 15)")
+    parser.add_argument("--seed", type=int, help="seed of the shuffle (default: a random one)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"JSON to update (default {RESULTS})")
+    parser.add_argument("--no-write", action="store_true", help="print the table only; leave the JSON alone")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    about = machine()
+    figures = measure(args.rounds, args.seed)
+    print(table(figures), flush=True)
+    if not args.no_write:
+        merge_results(
+            args.results,
+            RESULTS_KEY,
+            {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": about, **figures},
+        )
+    over = [n for n, r in figures["handlers"].items() if n != BARE and r["ratio_to_bare"] > GOAL_RATIO]
+    if over:
+        print(f"over the goal ({GOAL_RATIO}x): {', '.join(over)}", flush=True)
+    return 0  # a ratio over its goal is a finding in the table, not an error
+
+
+if __name__ == "__main__":
+    sys.exit(main())
