@@ -6,7 +6,9 @@ import pytest
 
 from jobgate_cli.billing import units
 from jobgate_cli.billing.meter import Meter
+from jobgate_cli.billing.observed import LambdaBilling, state_transitions
 from jobgate_cli.billing.prices import PRICES, Unit
+from jobgate_cli.local.runtime import InvocationRecord
 
 
 def test_an_http_api_request_is_one_unit_per_started_512_kb() -> None:
@@ -63,3 +65,41 @@ def test_the_bill_prices_each_unit_from_the_table_and_per_million_jobs() -> None
 def test_every_unit_has_a_price_with_its_source() -> None:
     assert set(PRICES) == set(Unit)
     assert all(price.source.startswith("https://") and price.as_of for price in PRICES.values())
+
+
+def test_a_standard_execution_bills_each_state_entered_and_each_retry() -> None:
+    # The demo with 1 step: MarkRunning, FirstStep (Pass), RunStep throttled once then run,
+    # MoreSteps (Choice), MarkSucceeded: 5 states entered + 1 retry.
+    history = [
+        {"type": "ExecutionStarted"},
+        {"type": "TaskStateEntered"},
+        {"type": "LambdaFunctionScheduled"},
+        {"type": "LambdaFunctionSucceeded"},
+        {"type": "TaskStateExited"},
+        {"type": "PassStateEntered"},
+        {"type": "PassStateExited"},
+        {"type": "TaskStateEntered"},
+        {"type": "LambdaFunctionScheduled"},
+        {"type": "LambdaFunctionFailed"},
+        {"type": "LambdaFunctionScheduled"},
+        {"type": "LambdaFunctionSucceeded"},
+        {"type": "TaskStateExited"},
+        {"type": "ChoiceStateEntered"},
+        {"type": "ChoiceStateExited"},
+        {"type": "TaskStateEntered"},
+        {"type": "TaskScheduled"},
+        {"type": "TaskSucceeded"},
+        {"type": "TaskStateExited"},
+        {"type": "ExecutionSucceeded"},
+    ]
+    assert state_transitions(history) == 6
+
+
+def test_each_invocation_bills_a_request_and_its_memory_times_duration() -> None:
+    meter = Meter()
+    billing = LambdaBilling(meter, {"local-demo-step": 256})
+    for duration_ms in (12.3, 100.0):
+        billing(InvocationRecord("local-demo-step", "request-id", duration_ms, cold_start=False, error_type=None))
+    assert meter.quantity(Unit.LAMBDA_REQUEST) == 2
+    # 0.25 GB x (13 ms + 100 ms)
+    assert meter.quantity(Unit.LAMBDA_GB_SECOND, "local-demo-step") == pytest.approx(0.25 * 0.113)
