@@ -16,7 +16,7 @@ from jobgate.domain.status import JobStatus
 from jobgate.service import SubmitRequest
 from jobgate.timeutil import utc_now
 from jobgate_api.context import job_service, request_header, tenant_id
-from jobgate_api.problems import validation_failed
+from jobgate_api.problems import MalformedHeader
 from jobgate_api.schemas import EventList, JobList, SubmitJobRequest
 
 router = Router()
@@ -24,7 +24,12 @@ router = Router()
 JSON = "application/json"
 MAX_WAIT_SECONDS = 20
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
-PREFER_WAIT_PATTERN = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+PREFER_WAIT_PATTERN = re.compile(r"(?:^|[,;\s])wait\s*=\s*([^,;\s]*)", re.IGNORECASE)
+WAIT_SECONDS_PATTERN = re.compile(r"^[0-9]{1,9}$")
+# RFC 9110 8.8.3: `*` or a list of entity tags, each optionally weak (W/); ASCII only.
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+IF_NONE_MATCH_PATTERN = re.compile(rf"^\s*(?:\*|{_ENTITY_TAG}(?:\s*,\s*{_ENTITY_TAG})*)\s*$")
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 JobId = Annotated[str, Path(description="The job id, `job_` + a ULID.")]
 
 
@@ -44,11 +49,7 @@ def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = 
 def submit_job(body: SubmitJobRequest) -> Response[str]:
     idempotency_key = request_header(router, "Idempotency-Key")
     if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.match(idempotency_key):
-        return validation_failed(
-            400,
-            "Idempotency-Key must be 1-255 visible ASCII characters.",
-            [{"pointer": "header:Idempotency-Key", "detail": "must be 1-255 visible ASCII characters"}],
-        )
+        raise MalformedHeader("Idempotency-Key", "must be 1-255 visible ASCII characters")
     callback = Callback.model_validate(body.callback.model_dump()) if body.callback else None
     outcome = job_service().submit(
         tenant_id(router),
@@ -69,9 +70,11 @@ def submit_job(body: SubmitJobRequest) -> Response[str]:
 def get_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
     service = job_service()
     tenant = tenant_id(router)
-    job = service.get_for_tenant(tenant, id)
     if_none_match = request_header(router, "If-None-Match")
+    if if_none_match is not None and not IF_NONE_MATCH_PATTERN.match(if_none_match):
+        raise MalformedHeader("If-None-Match", 'must be * or a list of entity tags such as "3"')
     wait = _preferred_wait(request_header(router, "Prefer"))
+    job = service.get_for_tenant(tenant, id)
     extra: dict[str, str] = {}
     if wait is not None and if_none_match is not None:
         extra["Preference-Applied"] = f"wait={wait}"
@@ -89,8 +92,13 @@ def get_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {i
 
 
 def _preferred_wait(prefer: str | None) -> int | None:
+    """The `wait` preference capped at MAX_WAIT_SECONDS; None without one."""
     match = PREFER_WAIT_PATTERN.search(prefer or "")
-    return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else None
+    if match is None:
+        return None
+    if not WAIT_SECONDS_PATTERN.match(match.group(1)):
+        raise MalformedHeader("Prefer", "wait must be a whole number of seconds (at most 9 digits)")
+    return min(int(match.group(1)), MAX_WAIT_SECONDS)
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
@@ -108,7 +116,9 @@ def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     type: Annotated[str | None, Query(description="Only jobs of this type.", max_length=64)] = None,  # noqa: A002
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
-    cursor: Annotated[str | None, Query(description="`next` of the previous page.", max_length=512)] = None,
+    cursor: Annotated[
+        str | None, Query(description="`next` of the previous page.", max_length=512, pattern=CURSOR_PATTERN)
+    ] = None,
 ) -> Response[str]:
     page = job_service().list_for_tenant(tenant_id(router), limit=limit, cursor=cursor, status=status, job_type=type)
     body = JobList(items=[job.to_resource() for job in page.jobs], next=page.next_cursor)

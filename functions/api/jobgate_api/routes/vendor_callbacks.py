@@ -25,7 +25,7 @@ from jobgate.jobtypes.background_check.resume import (
 from jobgate.jobtypes.background_check.store import UnknownCallback
 from jobgate.observability import logger
 from jobgate_api.context import request_header
-from jobgate_api.problems import problem, validation_failed
+from jobgate_api.problems import MalformedHeader, problem, validation_failed
 
 router = Router()
 JSON = "application/json"
@@ -51,6 +51,8 @@ def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - th
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
     try:
         outcome = wiring.callback_resumer().resume(callback_id, body, request_header(router, signing.SIGNATURE_HEADER))
+    except signing.MalformedSignature as malformed:
+        raise MalformedHeader(signing.SIGNATURE_HEADER, str(malformed)) from None
     except BadSignature:
         logger.warning("vendor callback refused: bad signature", extra={"callback_id": callback_id})
         return problem(401, "bad-signature", "Bad signature", f"The {signing.SIGNATURE_HEADER} header is not valid.")
