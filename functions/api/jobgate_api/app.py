@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,10 +46,24 @@ _key_cache = KeyCache(lambda key_hash: wiring.tenant_store().tenant_for_key_hash
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    document = app.get_openapi_json_schema(
-        title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+        )
     )
-    return Response(200, "application/json", document)
+    return Response(200, "application/json", json.dumps(_without_validation_error_schema(document)))
+
+
+def _without_validation_error_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """Powertools declares a 422 `HTTPValidationError` on every route; the API never answers it
+    (`_invalid_request` answers problem+json: 400, or 422 where a route declares it)."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if "HTTPValidationError" in json.dumps(operation["responses"].get("422", {})):
+                del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
+    return document
 
 
 @app.exception_handler(RequestValidationError)

@@ -17,7 +17,17 @@ from jobgate.service import SubmitRequest
 from jobgate.timeutil import utc_now
 from jobgate_api.context import job_service, request_header, tenant_id
 from jobgate_api.problems import MalformedHeader
-from jobgate_api.schemas import EventList, JobList, SubmitJobRequest
+from jobgate_api.schemas import (
+    AUTHENTICATED,
+    ON_A_JOB,
+    WITH_A_BODY,
+    EventList,
+    JobList,
+    SubmitJobRequest,
+    empty_response,
+    json_response,
+    problem_responses,
+)
 
 router = Router()
 
@@ -31,6 +41,19 @@ _ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
 IF_NONE_MATCH_PATTERN = re.compile(rf"^\s*(?:\*|{_ENTITY_TAG}(?:\s*,\s*{_ENTITY_TAG})*)\s*$")
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 JobId = Annotated[str, Path(description="The job id, `job_` + a ULID.")]
+# OpenAPI links from a submitted job to what a client does next (operation ids are Powertools').
+JOB_LINKS = {
+    "GetJob": "get_job_jobs__id__get",
+    "ListEvents": "list_events_jobs__id__events_get",
+    "GetResult": "get_result_jobs__id__result_get",
+    "ListDeliveries": "list_deliveries_jobs__id__deliveries_get",
+    "DeleteJob": "delete_job_jobs__id__delete",
+}
+JOB_HEADERS = {
+    "ETag": "The job's version; send it as If-None-Match.",
+    "Cache-Control": "`private, no-cache`.",
+    "Retry-After": "Seconds to wait before polling again; only while the job is not terminal.",
+}
 
 
 def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = None) -> Response[str]:
@@ -44,7 +67,20 @@ def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = 
 @router.post(
     "/jobs",
     summary="Submit a job",
-    responses={202: {"description": "Accepted; poll Location.", "content": {JSON: {"model": JobResource}}}},
+    responses={
+        202: {
+            **json_response(
+                "Accepted; poll Location.",
+                JobResource,
+                {**JOB_HEADERS, "Location": "/jobs/{id}", "Idempotent-Replayed": "`true` on a repeat."},
+            ),
+            "links": {
+                name: {"operationId": operation, "parameters": {"id": "$response.body#/id"}}
+                for name, operation in JOB_LINKS.items()
+            },
+        },
+        **problem_responses(*AUTHENTICATED, *WITH_A_BODY, 409),
+    },
 )
 def submit_job(body: SubmitJobRequest) -> Response[str]:
     idempotency_key = request_header(router, "Idempotency-Key")
@@ -65,7 +101,11 @@ def submit_job(body: SubmitJobRequest) -> Response[str]:
 @router.get(
     "/jobs/<id>",
     summary="Read a job (ETag, If-None-Match, Prefer: wait=N long-poll)",
-    responses={200: {"description": "The job.", "content": {JSON: {"model": JobResource}}}},
+    responses={
+        200: json_response("The job.", JobResource, {**JOB_HEADERS, "Preference-Applied": "`wait=N` when held."}),
+        304: empty_response("If-None-Match matches the job's ETag.", JOB_HEADERS),
+        **problem_responses(*ON_A_JOB, 400),
+    },
 )
 def get_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
     service = job_service()
@@ -110,7 +150,7 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 @router.get(
     "/jobs",
     summary="List your jobs, newest first",
-    responses={200: {"description": "A page of jobs.", "content": {JSON: {"model": JobList}}}},
+    responses={200: json_response("A page of jobs.", JobList), **problem_responses(*AUTHENTICATED, 400)},
 )
 def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
@@ -128,7 +168,7 @@ def list_jobs(
 @router.get(
     "/jobs/<id>/events",
     summary="The job's timeline, in sequence order",
-    responses={200: {"description": "A page of events.", "content": {JSON: {"model": EventList}}}},
+    responses={200: json_response("A page of events.", EventList), **problem_responses(*ON_A_JOB, 400)},
 )
 def list_events(
     id: JobId,  # noqa: A002 - docs/api.md names it {id}
@@ -145,9 +185,12 @@ def list_events(
     "/jobs/<id>/result",
     summary="The job's result (303 to a short-lived download URL when large)",
     responses={
-        200: {"description": "The result JSON."},
-        303: {"description": "Large result: follow Location (valid for 5 minutes)."},
-        409: {"description": "The job has not succeeded."},
+        200: json_response("The result: any JSON value.", None),
+        303: empty_response(
+            "Large result: follow Location (valid for 5 minutes).",
+            {"Location": "A short-lived download URL.", "Cache-Control": "`no-store`."},
+        ),
+        **problem_responses(*ON_A_JOB, 409),
     },
 )
 def get_result(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
@@ -161,8 +204,9 @@ def get_result(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it
     "/jobs/<id>",
     summary="Cancel a running job (202) or purge a finished one (204)",
     responses={
-        202: {"description": "Cancelling.", "content": {JSON: {"model": JobResource}}},
-        204: {"description": "Purged."},
+        202: json_response("Cancelling.", JobResource, JOB_HEADERS),
+        204: empty_response("Purged."),
+        **problem_responses(*ON_A_JOB),
     },
 )
 def delete_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
