@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from jobgate import aws
 from jobgate.jobtypes.background_check import signing
 from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient, ApiResponse
@@ -157,3 +160,22 @@ def test_head_answers_as_get_without_a_body(api: ApiClient) -> None:
     got, head = api.get(f"/jobs/{job_id}"), api.request("HEAD", f"/jobs/{job_id}")
     assert (head.status, head.text, head.header("etag")) == (200, "", got.header("etag"))
     assert head.header("content-type") == "application/json"
+
+
+MAX_DYNAMODB_KEY_BYTES = 2048
+
+
+def refuse_oversized_keys(params: dict[str, Any], **_: Any) -> None:
+    """What DynamoDB does with a key over 2 KiB (moto does not check it)."""
+    if any(len(value.get("S", "").encode()) > MAX_DYNAMODB_KEY_BYTES for value in params.get("Key", {}).values()):
+        raise ClientError(
+            {"Error": {"Code": "ValidationException", "Message": "Hash primary key values must be under 2048 bytes"}},
+            "GetItem",
+        )
+
+
+@pytest.mark.parametrize("suffix", ["", "/events", "/result", "/deliveries"])
+def test_an_id_we_never_issue_is_not_found_without_a_read(api: ApiClient, suffix: str) -> None:
+    aws.dynamodb().meta.events.register("before-parameter-build.dynamodb.GetItem", refuse_oversized_keys)
+    assert_problem(api.get(f"/jobs/job_{'A' * 3000}{suffix}"), 404)
+    assert_problem(api.delete(f"/jobs/job_{'A' * 3000}"), 404)
