@@ -55,3 +55,13 @@ def test_a_submitted_job_links_to_its_operations(spec: dict[str, Any]) -> None:
     links = spec["paths"]["/jobs"]["post"]["responses"]["202"]["links"]
     assert {link["operationId"] for link in links.values()} <= operation_ids
     assert len(links) == 5
+
+
+def test_the_request_headers_a_route_reads_are_declared(spec: dict[str, Any]) -> None:
+    def headers(path: str, method: str) -> set[str]:
+        parameters = spec["paths"][path][method].get("parameters", [])
+        return {p["name"] for p in parameters if p["in"] == "header"}
+
+    assert headers("/jobs", "post") == {"Idempotency-Key"}
+    assert headers("/jobs/{id}", "get") == {"If-None-Match", "Prefer"}
+    assert headers("/vendor-callbacks/{callbackId}", "post") == {"X-Vendor-Signature"}

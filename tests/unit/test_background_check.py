@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -109,3 +110,7 @@ def test_the_checks_must_be_known_vendors_each_once(checks: list[str]) -> None:
 def test_unknown_candidate_fields_are_refused() -> None:
     with pytest.raises(ValidationError):
         BackgroundCheckInput.model_validate({"candidate": {**CANDIDATE, "ssn": "1"}})
+
+
+def test_the_documented_signature_pattern_matches_what_sign_writes() -> None:
+    assert re.match(signing.SIGNATURE_PATTERN, signing.sign(SECRET, "vcb_1", BODY, timestamp=NOW))

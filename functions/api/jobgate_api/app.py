@@ -51,7 +51,16 @@ def openapi_document() -> Response[str]:
             title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
         )
     )
-    return Response(200, "application/json", json.dumps(_without_validation_error_schema(document)))
+    return Response(
+        200, "application/json", json.dumps(_with_request_headers(_without_validation_error_schema(document)))
+    )
+
+
+def _with_request_headers(document: dict[str, Any]) -> dict[str, Any]:
+    for (method, path), parameters in {**jobs.REQUEST_HEADERS, **vendor_callbacks.REQUEST_HEADERS}.items():
+        operation = document["paths"][path][method]
+        operation["parameters"] = [*operation.get("parameters", []), *parameters]
+    return document
 
 
 def _without_validation_error_schema(document: dict[str, Any]) -> dict[str, Any]:

@@ -127,3 +127,18 @@ def _with_headers(response: OpenAPIResponse, headers: dict[str, str] | None) -> 
     if headers:
         response["headers"] = {name: _header(text) for name, text in headers.items()}
     return response
+
+
+# Request headers a route reads itself (Powertools' Header() would split their values at
+# commas): declared per operation, (method, path) -> OpenAPI parameters, merged by app.py.
+RequestHeaders = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def header_parameter(name: str, description: str, pattern: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description + " Malformed: 400.",
+        "schema": {"type": "string", "pattern": pattern},
+    }

@@ -23,8 +23,10 @@ from jobgate_api.schemas import (
     WITH_A_BODY,
     EventList,
     JobList,
+    RequestHeaders,
     SubmitJobRequest,
     empty_response,
+    header_parameter,
     json_response,
     problem_responses,
 )
@@ -40,6 +42,19 @@ WAIT_SECONDS_PATTERN = re.compile(r"^[0-9]{1,9}$")
 _ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
 IF_NONE_MATCH_PATTERN = re.compile(rf"^\s*(?:\*|{_ENTITY_TAG}(?:\s*,\s*{_ENTITY_TAG})*)\s*$")
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+REQUEST_HEADERS: RequestHeaders = {
+    ("post", "/jobs"): [
+        header_parameter(
+            "Idempotency-Key",
+            "A repeat with the same key and body answers the first job.",
+            IDEMPOTENCY_KEY_PATTERN.pattern,
+        )
+    ],
+    ("get", "/jobs/{id}"): [
+        header_parameter("If-None-Match", "ETags: 304 when one matches.", IF_NONE_MATCH_PATTERN.pattern),
+        header_parameter("Prefer", "`wait=N`: hold up to N (at most 20) seconds for a change.", r"^wait=[0-9]{1,9}$"),
+    ],
+}
 JobId = Annotated[str, Path(description="The job id, `job_` + a ULID.")]
 # OpenAPI links from a submitted job to what a client does next (operation ids are Powertools').
 JOB_LINKS = {

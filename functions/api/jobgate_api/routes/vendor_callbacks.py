@@ -27,7 +27,14 @@ from jobgate.jobtypes.background_check.store import UnknownCallback
 from jobgate.observability import logger
 from jobgate_api.context import request_header
 from jobgate_api.problems import MalformedHeader, problem, validation_failed
-from jobgate_api.schemas import ON_A_JOB, WITH_A_BODY, json_response, problem_responses
+from jobgate_api.schemas import (
+    ON_A_JOB,
+    WITH_A_BODY,
+    RequestHeaders,
+    header_parameter,
+    json_response,
+    problem_responses,
+)
 
 router = Router()
 JSON = "application/json"
@@ -38,6 +45,15 @@ class CallbackAnswer(BaseModel):
     detail: str | None = None
 
 
+REQUEST_HEADERS: RequestHeaders = {
+    ("post", "/vendor-callbacks/{callbackId}"): [
+        header_parameter(
+            signing.SIGNATURE_HEADER,
+            "`t=<unix seconds>,v1=<hex HMAC-SHA256>`; missing or not matching: 401.",
+            signing.SIGNATURE_PATTERN,
+        )
+    ]
+}
 CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The id in the vendor's callback URL.")]
 
 

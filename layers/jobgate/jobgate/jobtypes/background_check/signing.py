@@ -18,6 +18,8 @@ SIGNATURE_SCHEME = "v1"
 TOLERANCE_SECONDS = 300
 _TIMESTAMP_PATTERN = re.compile(r"^[0-9]{1,12}$")
 _DIGEST_PATTERN = re.compile(r"^[0-9a-fA-F]{1,128}$")
+# The header's documented form (what _parse accepts, spelt for the OpenAPI document).
+SIGNATURE_PATTERN = rf"^t=[0-9]{{1,12}},{SIGNATURE_SCHEME}=[0-9a-fA-F]{{1,128}}$"
 
 
 class MalformedSignature(ValueError):
