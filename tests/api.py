@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class ApiClient:
         *,
         body: Any = None,
         raw_body: str | None = None,
+        binary_body: bytes | None = None,
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
     ) -> ApiResponse:
@@ -61,6 +63,9 @@ class ApiClient:
         event["headers"] = {k.lower(): v for k, v in sent_headers.items()}
         if raw_body is not None:
             event["body"] = raw_body
+        if binary_body is not None:  # as API Gateway passes a body that is not text
+            event["body"] = base64.b64encode(binary_body).decode()
+            event["isBase64Encoded"] = True
         result = handler(event, LambdaContext(function_name="jobgate-api"))  # type: ignore[arg-type]
         return ApiResponse(
             status=result["statusCode"], headers=result.get("headers") or {}, text=result.get("body") or ""

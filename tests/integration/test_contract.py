@@ -37,13 +37,17 @@ def functions() -> dict[str, dict[str, Any]]:
     }
 
 
+# Unmatched requests reach the function, which answers them with a 404 or 405 problem.
+DEFAULT_ROUTE = ("ANY", "$default")
+
+
 def template_routes() -> set[tuple[str, str]]:
     events = functions()["ApiFunction"]["Events"].values()
     return {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
 
 
 def test_the_template_routes_every_api_md_route_to_the_api_function() -> None:
-    assert template_routes() == API_MD_ROUTES | JOB_TYPE_ROUTES
+    assert template_routes() == API_MD_ROUTES | JOB_TYPE_ROUTES | {DEFAULT_ROUTE}
 
 
 def test_the_openapi_document_describes_the_same_routes(aws_backend: None) -> None:

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from jobgate.domain.status import JobStatus
 from jobgate.jobtypes.background_check import signing
 from jobgate.jobtypes.background_check.models import Vendor
 from jobgate.jobtypes.background_check.resume import (
@@ -45,10 +46,22 @@ def store(aws_backend: None) -> VendorCallbackStore:
     return VendorCallbackStore(boto3.client("dynamodb"), JOBS_TABLE)
 
 
-def resume(store: VendorCallbackStore, sfn: FakeStepFunctions, callback_id: str, answer: dict[str, Any]) -> Any:
+def resumer(
+    store: VendorCallbackStore, sfn: FakeStepFunctions, job_status: JobStatus | None = JobStatus.RUNNING
+) -> CallbackResumer:
+    return CallbackResumer(store, sfn, SECRET, lambda _job_id: job_status)  # type: ignore[arg-type]
+
+
+def resume(
+    store: VendorCallbackStore,
+    sfn: FakeStepFunctions,
+    callback_id: str,
+    answer: dict[str, Any],
+    job_status: JobStatus | None = JobStatus.RUNNING,
+) -> Any:
     body = json.dumps(answer).encode()
     signature = signing.sign(SECRET, callback_id, body)
-    return CallbackResumer(store, sfn, SECRET).resume(callback_id, body, signature)  # type: ignore[arg-type]
+    return resumer(store, sfn, job_status).resume(callback_id, body, signature)
 
 
 def test_a_callback_is_claimed_once(store: VendorCallbackStore) -> None:
@@ -77,7 +90,7 @@ def test_a_bad_signature_resumes_nothing_and_leaves_the_callback_open(store: Ven
     body = json.dumps(ANSWER).encode()
     forged = signing.sign("vsec_" + "f" * 40, callback_id, body)
     with pytest.raises(BadSignature):
-        CallbackResumer(store, sfn, SECRET).resume(callback_id, body, forged)  # type: ignore[arg-type]
+        resumer(store, sfn).resume(callback_id, body, forged)
     assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.RESUMED
 
 
@@ -94,6 +107,17 @@ def test_an_answer_after_the_check_ended_is_too_late(store: VendorCallbackStore,
     callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
     with pytest.raises(CheckNoLongerWaiting):
         resume(store, FakeStepFunctions(code), callback_id, ANSWER)
+
+
+@pytest.mark.parametrize("status", [JobStatus.CANCELLING, JobStatus.CANCELLED, JobStatus.FAILED, None])
+def test_an_answer_for_a_job_no_longer_running_is_too_late(store: VendorCallbackStore, status: JobStatus) -> None:
+    # The job was cancelled while its execution still waits for the token (moto stops it only
+    # when the task times out; AWS can lag too): the answer must not resume anything.
+    callback_id = store.register("job_1", Vendor.IDENTITY, "token-1", timeout_seconds=60)
+    sfn = FakeStepFunctions()
+    with pytest.raises(CheckNoLongerWaiting):
+        resume(store, sfn, callback_id, ANSWER, job_status=status)
+    assert sfn.resumed == []
 
 
 def test_a_passing_step_functions_error_lets_the_vendor_try_again(store: VendorCallbackStore) -> None:

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 import threading
+from http import HTTPStatus
 from typing import Any
 
-from flask import Response, jsonify, make_response
+from flask import Request, Response, jsonify, make_response
 from samcli.lib.providers.provider import Api
 from samcli.lib.utils.stream_writer import StreamWriter
+from samcli.local.apigw.event_constructor import construct_v2_event_http
 from samcli.local.apigw.local_apigw_service import LocalApigwService
-from werkzeug.serving import BaseWSGIServer, make_server
+from samcli.local.apigw.path_converter import PathConverter
+from samcli.local.apigw.route import Route
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from jobgate.domain.problems import PROBLEM_CONTENT_TYPE, problem_document
 from jobgate_cli.local.runtime import FunctionError, FunctionRuntime, TooManyRequests
 
 # What API Gateway answers when Lambda throttles the integration (it maps Lambda's 429 to 500).
@@ -49,11 +54,60 @@ class InProcessLambdaRunner:
             stdout.write_str(json.dumps(output))
 
 
+class ApiGatewayLikeService(LocalApigwService):  # type: ignore[misc]
+    """SAM's local API Gateway, closer to API Gateway where our API relies on it."""
+
+    def _get_current_route(self, flask_request: Request) -> Route:
+        # Flask routes HEAD to a GET rule; API Gateway sends it to the $default route.
+        if flask_request.method == "HEAD":
+            return self._dict_of_routes[self._route_key("HEAD", "/<path:any_path>")]
+        return super()._get_current_route(flask_request)
+
+    def _generate_lambda_event(
+        self, flask_request: Request, route: Route, method: str, endpoint: str
+    ) -> dict[str, Any]:
+        try:
+            return dict(super()._generate_lambda_event(flask_request, route, method, endpoint))
+        except UnicodeDecodeError:
+            # A body that is not UTF-8 text goes to the function base64-encoded, as API
+            # Gateway sends binary bodies; SAM would answer 502 instead.
+            path = PathConverter.convert_path_to_api_gateway(endpoint)
+            return dict(
+                construct_v2_event_http(
+                    flask_request=flask_request,
+                    port=self.port,
+                    binary_types=["*/*"],
+                    stage_name=self.api.stage_name,
+                    stage_variables=self.api.stage_variables,
+                    route_key=self._v2_route_key(method, path, route.is_default_route),
+                )
+            )
+
+
+class ProblemRequestHandler(WSGIRequestHandler):
+    """Errors the HTTP server answers itself (431 too many headers, 414, a bad request line) as problem+json."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        status = HTTPStatus(code)
+        body = json.dumps(
+            problem_document(
+                code, status.phrase.lower().replace(" ", "-"), status.phrase, message or status.description
+            )
+        ).encode()
+        self.send_response(code, message)
+        self.send_header("Content-Type", PROBLEM_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
 class LocalHttpApi:
     def __init__(self, api: Api, runtime: FunctionRuntime, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        service = LocalApigwService(api=api, lambda_runner=InProcessLambdaRunner(runtime), port=port, host=host)
+        service = ApiGatewayLikeService(api=api, lambda_runner=InProcessLambdaRunner(runtime), port=port, host=host)
         service.create()
         self._app = service._app
         self._app.register_error_handler(TooManyRequests, answer_throttled)
@@ -65,7 +119,9 @@ class LocalHttpApi:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        self._server = make_server(self.host, self.port, self._app, threaded=True)
+        self._server = make_server(
+            self.host, self.port, self._app, threaded=True, request_handler=ProblemRequestHandler
+        )
         self.port = self._server.server_port  # when started on port 0
         self._thread = threading.Thread(target=self._server.serve_forever, name="jobgate-http-api", daemon=True)
         self._thread.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -22,7 +24,7 @@ from jobgate.observability import logger
 from jobgate.store.jobs import InvalidCursor
 from jobgate.webhooks.delivery import DeliveryNotPossible
 from jobgate_api.gate import Admitted, KeyCache, admit, refusal_to_proxy_response
-from jobgate_api.problems import problem, validation_failed
+from jobgate_api.problems import MalformedHeader, bad_header, problem, validation_failed
 from jobgate_api.routes import deliveries, jobs, uploads, vendor_callbacks
 
 API_TITLE = "jobgate"
@@ -44,10 +46,33 @@ _key_cache = KeyCache(lambda key_hash: wiring.tenant_store().tenant_for_key_hash
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    document = app.get_openapi_json_schema(
-        title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+        )
     )
-    return Response(200, "application/json", document)
+    return Response(
+        200, "application/json", json.dumps(_with_request_headers(_without_validation_error_schema(document)))
+    )
+
+
+def _with_request_headers(document: dict[str, Any]) -> dict[str, Any]:
+    for (method, path), parameters in {**jobs.REQUEST_HEADERS, **vendor_callbacks.REQUEST_HEADERS}.items():
+        operation = document["paths"][path][method]
+        operation["parameters"] = [*operation.get("parameters", []), *parameters]
+    return document
+
+
+def _without_validation_error_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """Powertools declares a 422 `HTTPValidationError` on every route; the API never answers it
+    (`_invalid_request` answers problem+json: 400, or 422 where a route declares it)."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if "HTTPValidationError" in json.dumps(operation["responses"].get("422", {})):
+                del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
+    return document
 
 
 @app.exception_handler(RequestValidationError)
@@ -65,6 +90,11 @@ def _pointer(location: tuple[Any, ...] | list[Any]) -> str:
     return f"{where}:" + ".".join(str(part) for part in path)
 
 
+@app.exception_handler(MalformedHeader)
+def _malformed_header(error: MalformedHeader) -> Response[str]:
+    return bad_header(error.name, error.detail)
+
+
 @app.exception_handler(InvalidJobRequest)
 def _invalid_job(error: InvalidJobRequest) -> Response[str]:
     return validation_failed(422, str(error), error.errors)
@@ -77,10 +107,25 @@ def _job_not_found(error: JobNotFound) -> Response[str]:
 
 @app.exception_handler(NotFoundError)
 def _route_not_found(error: NotFoundError) -> Response[str]:
-    path = app.current_event.raw_path
-    return problem(
-        404, "not-found", "Not found", f"No route matches {app.current_event.request_context.http.method} {path}."
-    )
+    method, path = app.current_event.request_context.http.method, app.current_event.raw_path
+    allowed = allowed_methods(path)
+    if allowed:
+        return problem(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            f"{path} answers {', '.join(allowed)}, not {method}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return problem(404, "not-found", "Not found", f"No route matches {method} {path}.")
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods some route answers on this path (HEAD wherever GET is: handler answers it)."""
+    methods = {route.method for route in app._static_routes + app._dynamic_routes if route.rule.match(path)}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 @app.exception_handler(JobExpired)
@@ -120,4 +165,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if admitted.tenant_id:
         logger.append_keys(tenant_id=admitted.tenant_id)
     app.append_context(tenant_id=admitted.tenant_id)
-    return app.resolve(event, context)
+    if _method(admitted.event) != "HEAD":
+        return app.resolve(admitted.event, context)
+    # HEAD is answered as GET without the body (RFC 9110 9.3.2); API Gateway sends it to the
+    # $default route.
+    as_get = {**admitted.event, "requestContext": {**admitted.event["requestContext"]}}
+    as_get["requestContext"]["http"] = {**as_get["requestContext"]["http"], "method": "GET"}
+    answer = app.resolve(as_get, context)
+    return {**answer, "body": "", "isBase64Encoded": False}
+
+
+def _method(event: Mapping[str, Any]) -> str:
+    return str(event.get("requestContext", {}).get("http", {}).get("method", "GET"))

@@ -1,4 +1,4 @@
-"""Checks made before routing: authentication and the body's size and media type.
+"""Checks made before routing: authentication and the body's size, media type, encoding and depth.
 
 They run before Powertools' validation so that, for example, an unauthenticated request
 with a bad body gets 401, not 422, and a non-JSON body gets 415, not a parse error.
@@ -7,18 +7,30 @@ with a bad body gets 401, not 422, and a non-JSON body gets 415, not a parse err
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
 from jobgate.domain.tenants import hash_api_key
-from jobgate_api.problems import problem, unauthorized
+from jobgate_api.problems import problem, unauthorized, validation_failed
 
 MAX_BODY_BYTES = 256 * 1024
+# Deeper JSON is refused before it is parsed: Python's parser recurses once per level.
+MAX_JSON_DEPTH = 32
+JSON_MEDIA_TYPE = "application/json"
+# application/json or a structured-syntax JSON type (RFC 6839), any case, with optional parameters.
+_JSON_MEDIA_TYPE_PATTERN = re.compile(r"^application/(?:[a-z0-9.!#$&^_-]+\+)?json$")
+_CHARSET_PATTERN = re.compile(r"""^charset\s*=\s*"?utf-8"?$""")
+# A string, or an unterminated one up to the end: possessive, so the scan stays linear.
+_JSON_STRING_PATTERN = re.compile(rb'"(?:[^"\\]++|\\.?)*+(?:"|\Z)', re.DOTALL)
+_JSON_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 PUBLIC_ROUTES = frozenset({("GET", "/openapi.json"), ("GET", "/docs")})
 # Background-check vendors have no tenant key: each request is authenticated by its
 # X-Vendor-Signature in the route itself (routes/vendor_callbacks.py).
@@ -30,6 +42,9 @@ KEY_CACHE_SECONDS = 60.0
 @dataclass(frozen=True)
 class Admitted:
     tenant_id: str | None  # None on public routes
+    # The event to route: a JSON body's Content-Type is spelt `application/json`, the one
+    # form Powertools' validation parses (it compares case-sensitively).
+    event: Mapping[str, Any]
 
 
 TenantLookup = Callable[[str], str | None]
@@ -68,14 +83,14 @@ def admit(event: Mapping[str, Any], key_cache: KeyCache) -> Admitted | Response[
     path = event.get("rawPath", "/")
     headers = event.get("headers")
     if (method, path) in PUBLIC_ROUTES:
-        return Admitted(tenant_id=None)
+        return Admitted(tenant_id=None, event=event)
     if any(method == m and path.startswith(prefix) for m, prefix in SIGNED_CALLBACK_ROUTES):
-        return _check_body(event, headers) or Admitted(tenant_id=None)
+        return _check_body(event, headers) or Admitted(tenant_id=None, event=_canonical_media_type(event))
     tenant_or_refusal = _authenticate(header(headers, "authorization"), key_cache)
     if isinstance(tenant_or_refusal, Response):
         return tenant_or_refusal
     body_refusal = _check_body(event, headers)
-    return body_refusal or Admitted(tenant_id=tenant_or_refusal)
+    return body_refusal or Admitted(tenant_id=tenant_or_refusal, event=_canonical_media_type(event))
 
 
 def _authenticate(authorization: str | None, key_cache: KeyCache) -> str | Response[str]:
@@ -94,7 +109,10 @@ def _check_body(event: Mapping[str, Any], headers: Mapping[str, str] | None) -> 
     raw = event.get("body")
     if raw is None or raw == "":
         return None
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()
+    try:
+        body = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else str(raw).encode()
+    except ValueError:
+        return _bad_body("The body is not valid base64, as its isBase64Encoded flag says.")
     if len(body) > MAX_BODY_BYTES:
         return problem(
             413,
@@ -103,14 +121,53 @@ def _check_body(event: Mapping[str, Any], headers: Mapping[str, str] | None) -> 
             f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes. "
             "Send large inputs through POST /uploads.",
         )
-    content_type = (header(headers, "content-type") or "").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        return _unsupported(f"The body must be JSON sent as 'Content-Type: application/json', not {content_type!r}.")
+    media_type = header(headers, "content-type") or ""
+    if not is_json_media_type(media_type):
+        return _unsupported(f"The body must be JSON sent as 'Content-Type: application/json', not {media_type!r}.")
     try:
-        json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _bad_body(f"The body is not UTF-8: byte {error.start} is invalid.")
+    depth = json_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        return validation_failed(
+            422,
+            f"The body nests {depth} levels deep; the limit is {MAX_JSON_DEPTH}.",
+            [{"pointer": "#", "detail": f"nested deeper than {MAX_JSON_DEPTH} levels"}],
+        )
+    try:
+        json.loads(text)
     except ValueError as error:
         return _unsupported(f"The body is not valid JSON: {error}.")
     return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or `application/<x>+json`, in any case, with at most a UTF-8 charset."""
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    if not _JSON_MEDIA_TYPE_PATTERN.match(media_type):
+        return False
+    return all(_CHARSET_PATTERN.match(parameter) for parameter in parameters if parameter)
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects, counted without parsing (brackets in strings skipped)."""
+    brackets = _JSON_STRING_PATTERN.sub(b"", body).translate(None, _JSON_BRACKETS)
+    return max(accumulate((1 if bracket in b"[{" else -1 for bracket in brackets), initial=0))
+
+
+def _canonical_media_type(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    headers = event.get("headers") or {}
+    names = [name for name in headers if name.lower() == "content-type"]
+    if not event.get("body") or not names or headers[names[0]] == JSON_MEDIA_TYPE:
+        return event
+    canonical = copy.copy(dict(event))
+    canonical["headers"] = {**{k: v for k, v in headers.items() if k not in names}, "content-type": JSON_MEDIA_TYPE}
+    return canonical
+
+
+def _bad_body(detail: str) -> Response[str]:
+    return validation_failed(400, detail, [{"pointer": "#", "detail": detail}])
 
 
 def _unsupported(detail: str) -> Response[str]:

@@ -11,8 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "urn:jobgate:problem:"
+from jobgate.domain.problems import PROBLEM_CONTENT_TYPE, problem_document
 
 
 def problem(
@@ -24,11 +23,10 @@ def problem(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> Response[str]:
-    body = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extensions}
     return Response(
         status_code=status,
         content_type=PROBLEM_CONTENT_TYPE,
-        body=json.dumps(body),
+        body=json.dumps(problem_document(status, slug, title, detail, **extensions)),
         headers=headers,
     )
 
@@ -42,3 +40,17 @@ def unauthorized(detail: str, *, key_was_sent: bool) -> Response[str]:
 def validation_failed(status: int, detail: str, errors: list[dict[str, Any]]) -> Response[str]:
     title = "Invalid request" if status == 422 else "Bad request"
     return problem(status, "invalid-request", title, detail, errors=errors)
+
+
+class MalformedHeader(ValueError):
+    """A request header whose value does not parse: app.py answers it with bad_header."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"{name}: {detail}")
+        self.name = name
+        self.detail = detail
+
+
+def bad_header(name: str, detail: str) -> Response[str]:
+    """400 for a request header whose value does not parse."""
+    return validation_failed(400, f"{name}: {detail}.", [{"pointer": f"header:{name}", "detail": detail}])

@@ -37,7 +37,7 @@ from jobgate.domain.errors import (
 from jobgate.domain.models import Callback, Job, JobError, Progress, Step, StepStatus
 from jobgate.domain.retention import InvalidDuration
 from jobgate.domain.status import JobStatus
-from jobgate.ids import new_job_id
+from jobgate.ids import is_job_id, new_job_id
 from jobgate.registry import JobTypeRegistry, UnknownJobType, Workflow
 from jobgate.store.executions import Executions, execution_arn
 from jobgate.store.jobs import (
@@ -185,7 +185,8 @@ class JobService:
 
     def get_for_tenant(self, tenant_id: str, job_id: str) -> Job:
         """The job, or JobNotFound when it is another tenant's (indistinguishable), or JobExpired."""
-        job = self._jobs.get(job_id)
+        # Not an id we issue: not found, without a read (DynamoDB refuses keys over 2 KiB).
+        job = self._jobs.get(job_id) if is_job_id(job_id) else None
         if job is None or job.tenant_id != tenant_id:
             raise JobNotFound(job_id)
         if job.is_expired(self._clock()):

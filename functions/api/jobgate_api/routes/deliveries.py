@@ -15,6 +15,7 @@ from jobgate.store.deliveries import DeliveryAttempt
 from jobgate.webhooks.signing import webhook_id
 from jobgate_api.context import job_service, tenant_id
 from jobgate_api.routes.jobs import JobId
+from jobgate_api.schemas import ON_A_JOB, WITH_A_BODY, json_response, problem_responses
 
 router = Router()
 JSON = "application/json"
@@ -34,7 +35,8 @@ class RedeliveryAccepted(CamelModel):
     "/jobs/<id>/deliveries",
     summary="Every webhook attempt for the job (event, attempt, time, status, latency, error)",
     responses={
-        200: {"description": "Attempts in event and attempt order.", "content": {JSON: {"model": DeliveryList}}}
+        200: json_response("Attempts in event and attempt order.", DeliveryList),
+        **problem_responses(*ON_A_JOB),
     },
 )
 def list_deliveries(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
@@ -46,7 +48,10 @@ def list_deliveries(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md nam
 @router.post(
     "/jobs/<id>/deliveries/<sequence>/redeliver",
     summary="Send an event to the callback again, with the same webhook-id",
-    responses={202: {"description": "Queued for delivery."}, 409: {"description": "The job has no callback."}},
+    responses={
+        202: json_response("Queued for delivery.", RedeliveryAccepted),
+        **problem_responses(*ON_A_JOB, *WITH_A_BODY, 409),
+    },
 )
 def redeliver(
     id: JobId,  # noqa: A002 - docs/api.md names it {id}

@@ -16,16 +16,59 @@ from jobgate.domain.status import JobStatus
 from jobgate.service import SubmitRequest
 from jobgate.timeutil import utc_now
 from jobgate_api.context import job_service, request_header, tenant_id
-from jobgate_api.problems import validation_failed
-from jobgate_api.schemas import EventList, JobList, SubmitJobRequest
+from jobgate_api.problems import MalformedHeader
+from jobgate_api.schemas import (
+    AUTHENTICATED,
+    ON_A_JOB,
+    WITH_A_BODY,
+    EventList,
+    JobList,
+    RequestHeaders,
+    SubmitJobRequest,
+    empty_response,
+    header_parameter,
+    json_response,
+    problem_responses,
+)
 
 router = Router()
 
 JSON = "application/json"
 MAX_WAIT_SECONDS = 20
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
-PREFER_WAIT_PATTERN = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+PREFER_WAIT_PATTERN = re.compile(r"(?:^|[,;\s])wait\s*=\s*([^,;\s]*)", re.IGNORECASE)
+WAIT_SECONDS_PATTERN = re.compile(r"^[0-9]{1,9}$")
+# RFC 9110 8.8.3: `*` or a list of entity tags, each optionally weak (W/); ASCII only.
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+IF_NONE_MATCH_PATTERN = re.compile(rf"^\s*(?:\*|{_ENTITY_TAG}(?:\s*,\s*{_ENTITY_TAG})*)\s*$")
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+REQUEST_HEADERS: RequestHeaders = {
+    ("post", "/jobs"): [
+        header_parameter(
+            "Idempotency-Key",
+            "A repeat with the same key and body answers the first job.",
+            IDEMPOTENCY_KEY_PATTERN.pattern,
+        )
+    ],
+    ("get", "/jobs/{id}"): [
+        header_parameter("If-None-Match", "ETags: 304 when one matches.", IF_NONE_MATCH_PATTERN.pattern),
+        header_parameter("Prefer", "`wait=N`: hold up to N (at most 20) seconds for a change.", r"^wait=[0-9]{1,9}$"),
+    ],
+}
 JobId = Annotated[str, Path(description="The job id, `job_` + a ULID.")]
+# OpenAPI links from a submitted job to what a client does next (operation ids are Powertools').
+JOB_LINKS = {
+    "GetJob": "get_job_jobs__id__get",
+    "ListEvents": "list_events_jobs__id__events_get",
+    "GetResult": "get_result_jobs__id__result_get",
+    "ListDeliveries": "list_deliveries_jobs__id__deliveries_get",
+    "DeleteJob": "delete_job_jobs__id__delete",
+}
+JOB_HEADERS = {
+    "ETag": "The job's version; send it as If-None-Match.",
+    "Cache-Control": "`private, no-cache`.",
+    "Retry-After": "Seconds to wait before polling again; only while the job is not terminal.",
+}
 
 
 def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = None) -> Response[str]:
@@ -39,16 +82,25 @@ def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = 
 @router.post(
     "/jobs",
     summary="Submit a job",
-    responses={202: {"description": "Accepted; poll Location.", "content": {JSON: {"model": JobResource}}}},
+    responses={
+        202: {
+            **json_response(
+                "Accepted; poll Location.",
+                JobResource,
+                {**JOB_HEADERS, "Location": "/jobs/{id}", "Idempotent-Replayed": "`true` on a repeat."},
+            ),
+            "links": {
+                name: {"operationId": operation, "parameters": {"id": "$response.body#/id"}}
+                for name, operation in JOB_LINKS.items()
+            },
+        },
+        **problem_responses(*AUTHENTICATED, *WITH_A_BODY, 409),
+    },
 )
 def submit_job(body: SubmitJobRequest) -> Response[str]:
     idempotency_key = request_header(router, "Idempotency-Key")
     if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.match(idempotency_key):
-        return validation_failed(
-            400,
-            "Idempotency-Key must be 1-255 visible ASCII characters.",
-            [{"pointer": "header:Idempotency-Key", "detail": "must be 1-255 visible ASCII characters"}],
-        )
+        raise MalformedHeader("Idempotency-Key", "must be 1-255 visible ASCII characters")
     callback = Callback.model_validate(body.callback.model_dump()) if body.callback else None
     outcome = job_service().submit(
         tenant_id(router),
@@ -64,14 +116,20 @@ def submit_job(body: SubmitJobRequest) -> Response[str]:
 @router.get(
     "/jobs/<id>",
     summary="Read a job (ETag, If-None-Match, Prefer: wait=N long-poll)",
-    responses={200: {"description": "The job.", "content": {JSON: {"model": JobResource}}}},
+    responses={
+        200: json_response("The job.", JobResource, {**JOB_HEADERS, "Preference-Applied": "`wait=N` when held."}),
+        304: empty_response("If-None-Match matches the job's ETag.", JOB_HEADERS),
+        **problem_responses(*ON_A_JOB, 400),
+    },
 )
 def get_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
     service = job_service()
     tenant = tenant_id(router)
-    job = service.get_for_tenant(tenant, id)
     if_none_match = request_header(router, "If-None-Match")
+    if if_none_match is not None and not IF_NONE_MATCH_PATTERN.match(if_none_match):
+        raise MalformedHeader("If-None-Match", 'must be * or a list of entity tags such as "3"')
     wait = _preferred_wait(request_header(router, "Prefer"))
+    job = service.get_for_tenant(tenant, id)
     extra: dict[str, str] = {}
     if wait is not None and if_none_match is not None:
         extra["Preference-Applied"] = f"wait={wait}"
@@ -89,8 +147,13 @@ def get_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {i
 
 
 def _preferred_wait(prefer: str | None) -> int | None:
+    """The `wait` preference capped at MAX_WAIT_SECONDS; None without one."""
     match = PREFER_WAIT_PATTERN.search(prefer or "")
-    return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else None
+    if match is None:
+        return None
+    if not WAIT_SECONDS_PATTERN.match(match.group(1)):
+        raise MalformedHeader("Prefer", "wait must be a whole number of seconds (at most 9 digits)")
+    return min(int(match.group(1)), MAX_WAIT_SECONDS)
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
@@ -102,13 +165,15 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 @router.get(
     "/jobs",
     summary="List your jobs, newest first",
-    responses={200: {"description": "A page of jobs.", "content": {JSON: {"model": JobList}}}},
+    responses={200: json_response("A page of jobs.", JobList), **problem_responses(*AUTHENTICATED, 400)},
 )
 def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     type: Annotated[str | None, Query(description="Only jobs of this type.", max_length=64)] = None,  # noqa: A002
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
-    cursor: Annotated[str | None, Query(description="`next` of the previous page.", max_length=512)] = None,
+    cursor: Annotated[
+        str | None, Query(description="`next` of the previous page.", max_length=512, pattern=CURSOR_PATTERN)
+    ] = None,
 ) -> Response[str]:
     page = job_service().list_for_tenant(tenant_id(router), limit=limit, cursor=cursor, status=status, job_type=type)
     body = JobList(items=[job.to_resource() for job in page.jobs], next=page.next_cursor)
@@ -118,7 +183,7 @@ def list_jobs(
 @router.get(
     "/jobs/<id>/events",
     summary="The job's timeline, in sequence order",
-    responses={200: {"description": "A page of events.", "content": {JSON: {"model": EventList}}}},
+    responses={200: json_response("A page of events.", EventList), **problem_responses(*ON_A_JOB, 400)},
 )
 def list_events(
     id: JobId,  # noqa: A002 - docs/api.md names it {id}
@@ -135,9 +200,12 @@ def list_events(
     "/jobs/<id>/result",
     summary="The job's result (303 to a short-lived download URL when large)",
     responses={
-        200: {"description": "The result JSON."},
-        303: {"description": "Large result: follow Location (valid for 5 minutes)."},
-        409: {"description": "The job has not succeeded."},
+        200: json_response("The result: any JSON value.", None),
+        303: empty_response(
+            "Large result: follow Location (valid for 5 minutes).",
+            {"Location": "A short-lived download URL.", "Cache-Control": "`no-store`."},
+        ),
+        **problem_responses(*ON_A_JOB, 409),
     },
 )
 def get_result(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}
@@ -151,8 +219,9 @@ def get_result(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it
     "/jobs/<id>",
     summary="Cancel a running job (202) or purge a finished one (204)",
     responses={
-        202: {"description": "Cancelling.", "content": {JSON: {"model": JobResource}}},
-        204: {"description": "Purged."},
+        202: json_response("Cancelling.", JobResource, JOB_HEADERS),
+        204: empty_response("Purged."),
+        **problem_responses(*ON_A_JOB),
     },
 )
 def delete_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {id}

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from jobgate import wiring
 from jobgate_api.context import tenant_id
-from jobgate_api.schemas import UploadCreated
+from jobgate_api.schemas import AUTHENTICATED, WITH_A_BODY, UploadCreated, json_response, problem_responses
 
 router = Router()
 
@@ -16,10 +16,10 @@ router = Router()
     "/uploads",
     summary="Get a URL to upload a large input",
     responses={
-        201: {
-            "description": 'PUT the file to `url` before `expiresAt`; reference it as {"upload": uploadId}.',
-            "content": {"application/json": {"model": UploadCreated}},
-        }
+        201: json_response(
+            'PUT the file to `url` before `expiresAt`; reference it as {"upload": uploadId}.', UploadCreated
+        ),
+        **problem_responses(*AUTHENTICATED, *WITH_A_BODY),
     },
 )
 def create_upload() -> Response[str]:

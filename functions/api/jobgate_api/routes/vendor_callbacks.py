@@ -13,6 +13,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, Field
 
 from jobgate.jobtypes.background_check import signing, wiring
 from jobgate.jobtypes.background_check.resume import (
@@ -25,10 +26,34 @@ from jobgate.jobtypes.background_check.resume import (
 from jobgate.jobtypes.background_check.store import UnknownCallback
 from jobgate.observability import logger
 from jobgate_api.context import request_header
-from jobgate_api.problems import problem, validation_failed
+from jobgate_api.problems import MalformedHeader, problem, validation_failed
+from jobgate_api.schemas import (
+    ON_A_JOB,
+    WITH_A_BODY,
+    RequestHeaders,
+    header_parameter,
+    json_response,
+    problem_responses,
+)
 
 router = Router()
 JSON = "application/json"
+
+
+class CallbackAnswer(BaseModel):
+    status: str = Field(description="`accepted`, or `duplicate` with a detail.")
+    detail: str | None = None
+
+
+REQUEST_HEADERS: RequestHeaders = {
+    ("post", "/vendor-callbacks/{callbackId}"): [
+        header_parameter(
+            signing.SIGNATURE_HEADER,
+            "`t=<unix seconds>,v1=<hex HMAC-SHA256>`; missing or not matching: 401.",
+            signing.SIGNATURE_PATTERN,
+        )
+    ]
+}
 CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The id in the vendor's callback URL.")]
 
 
@@ -37,11 +62,9 @@ CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The 
     summary="A vendor's answer to a background check (signed with X-Vendor-Signature; no API key)",
     security=[],
     responses={
-        202: {"description": "The check resumed with the vendor's finding."},
-        200: {"description": "A duplicate answer: already received, ignored."},
-        401: {"description": "Missing or wrong signature."},
-        404: {"description": "No such callback."},
-        410: {"description": "The check no longer waits (timed out, or its job was cancelled)."},
+        202: json_response("The check resumed with the vendor's finding.", CallbackAnswer),
+        200: json_response("A duplicate answer: already received, ignored.", CallbackAnswer),
+        **problem_responses(*ON_A_JOB, *WITH_A_BODY, 503),
     },
 )
 def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - the path names it {callbackId}
@@ -51,6 +74,8 @@ def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - th
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
     try:
         outcome = wiring.callback_resumer().resume(callback_id, body, request_header(router, signing.SIGNATURE_HEADER))
+    except signing.MalformedSignature as malformed:
+        raise MalformedHeader(signing.SIGNATURE_HEADER, str(malformed)) from None
     except BadSignature:
         logger.warning("vendor callback refused: bad signature", extra={"callback_id": callback_id})
         return problem(401, "bad-signature", "Bad signature", f"The {signing.SIGNATURE_HEADER} header is not valid.")

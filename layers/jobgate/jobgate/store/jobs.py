@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -295,7 +294,7 @@ def _encode_cursor(job: Job) -> str:
 def _decode_cursor(cursor: str, tenant_id: str) -> dict[str, AttributeValueTypeDef]:
     try:
         job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:  # not base64 (non-ASCII included), or not UTF-8 inside
         raise InvalidCursor(cursor) from error
     if not is_job_id(job_id):
         raise InvalidCursor(cursor)

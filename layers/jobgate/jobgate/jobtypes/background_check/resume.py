@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from jobgate.domain.status import JobStatus
 from jobgate.jobtypes.background_check import signing
 from jobgate.jobtypes.background_check.models import VendorAnswer
 from jobgate.jobtypes.background_check.store import CallbackAlreadyAnswered, VendorCallbackStore
@@ -47,11 +49,12 @@ class ResumeUnavailable(Exception):
 @dataclass(frozen=True)
 class CallbackResumer:
     """Resumes a waiting check with its vendor's answer; wiring.py binds the deployment's
-    callback store, Step Functions client and vendor secret."""
+    callback store, Step Functions client, vendor secret and how to read a job's status."""
 
     callbacks: VendorCallbackStore
     step_functions: SFNClient
     secret: str
+    job_status: Callable[[str], JobStatus | None]
 
     def resume(self, callback_id: str, body: bytes, signature: str | None) -> ResumeOutcome:
         if not signing.verify(self.secret, callback_id, body, signature):
@@ -65,6 +68,10 @@ class CallbackResumer:
             self.callbacks.release(waiting)
             detail = f"This callback is for the {waiting.vendor.value} vendor, not {answer.vendor.value}."
             raise InvalidVendorAnswer(detail, [{"pointer": "#/vendor", "detail": detail}])
+        # A cancelled job's execution may still wait for the token (it stops when the task
+        # times out): the job's status, not Step Functions, says whether the check still counts.
+        if self.job_status(waiting.job_id) is not JobStatus.RUNNING:
+            raise CheckNoLongerWaiting(callback_id)
         try:
             self.step_functions.send_task_success(taskToken=waiting.task_token, output=answer.model_dump_json())
         except ClientError as error:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 SIGNATURE_HEADER = "X-Vendor-Signature"
 SIGNATURE_SCHEME = "v1"
 # How far a signature's timestamp may be from our clock.
 TOLERANCE_SECONDS = 300
+_TIMESTAMP_PATTERN = re.compile(r"^[0-9]{1,12}$")
+_DIGEST_PATTERN = re.compile(r"^[0-9a-fA-F]{1,128}$")
+# The header's documented form (what _parse accepts, spelt for the OpenAPI document).
+SIGNATURE_PATTERN = rf"^t=[0-9]{{1,12}},{SIGNATURE_SCHEME}=[0-9a-fA-F]{{1,128}}$"
+
+
+class MalformedSignature(ValueError):
+    """The header does not have the form `t=<unix seconds>,v1=<hex>`: a 400, not a wrong signature."""
 
 
 def _digest(secret: str, timestamp: int, callback_id: str, body: bytes) -> str:
@@ -29,17 +38,28 @@ def sign(secret: str, callback_id: str, body: bytes, timestamp: int | None = Non
 
 
 def verify(secret: str, callback_id: str, body: bytes, header_value: str | None, now: float | None = None) -> bool:
-    """True only for a well-formed header whose timestamp is recent and whose signature matches."""
-    if not secret or not header_value:
+    """True only for a header whose timestamp is recent and whose signature matches.
+
+    Raises MalformedSignature for a header that is present but not of the documented form.
+    """
+    if not header_value:
         return False
-    fields = [part.strip().partition("=") for part in header_value.split(",")]
-    timestamps = [value for key, _, value in fields if key == "t"]
-    signatures = [value for key, _, value in fields if key == SIGNATURE_SCHEME]
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+    timestamp, signatures = _parse(header_value)
+    if not secret:
         return False
-    timestamp = int(timestamps[0])
     current = time.time() if now is None else now
     if abs(current - timestamp) > TOLERANCE_SECONDS:
         return False
     expected = _digest(secret, timestamp, callback_id, body)
     return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
+
+
+def _parse(header_value: str) -> tuple[int, list[str]]:
+    fields = [part.strip().partition("=") for part in header_value.split(",")]
+    timestamps = [value for key, _, value in fields if key == "t"]
+    signatures = [value for key, _, value in fields if key == SIGNATURE_SCHEME]
+    if len(timestamps) != 1 or not _TIMESTAMP_PATTERN.match(timestamps[0]):
+        raise MalformedSignature("t must be one timestamp in unix seconds (at most 12 ASCII digits)")
+    if not signatures or not all(_DIGEST_PATTERN.match(signature) for signature in signatures):
+        raise MalformedSignature(f"{SIGNATURE_SCHEME} must be a hex HMAC-SHA256 digest")
+    return int(timestamps[0]), signatures

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobgate import aws, wiring
 from jobgate.config import Settings
+from jobgate.domain.status import JobStatus
 from jobgate.jobtypes.background_check.resume import CallbackResumer
 from jobgate.jobtypes.background_check.settings import BackgroundCheckSettings
 from jobgate.jobtypes.background_check.store import VendorCallbackStore
@@ -35,5 +36,13 @@ def bookkeeping() -> Bookkeeping:
 def callback_resumer(check_settings: BackgroundCheckSettings | None = None) -> CallbackResumer:
     check_settings = check_settings or BackgroundCheckSettings.from_environment()
     return CallbackResumer(
-        vendor_callbacks(), aws.stepfunctions(), check_settings.vendor_callback_secret.get_secret_value()
+        vendor_callbacks(),
+        aws.stepfunctions(),
+        check_settings.vendor_callback_secret.get_secret_value(),
+        _job_status,
     )
+
+
+def _job_status(job_id: str) -> JobStatus | None:
+    job = wiring.job_service().peek(job_id)
+    return job.status if job else None

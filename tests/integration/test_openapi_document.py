@@ -1,0 +1,67 @@
+"""/openapi.json declares what the API answers: problem+json errors, bodies only where there are bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api import ApiClient
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def spec(aws_backend: None) -> dict[str, Any]:
+    document: dict[str, Any] = ApiClient(None).get("/openapi.json").json
+    return document
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method.upper(), path, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
+
+
+def test_every_error_is_declared_as_a_problem(spec: dict[str, Any]) -> None:
+    for method, path, operation in operations(spec):
+        errors = {int(code): answer for code, answer in operation["responses"].items() if int(code) >= 400}
+        assert 401 in errors, (method, path)
+        for code, answer in errors.items():
+            assert list(answer["content"]) == [PROBLEM], (method, path, code)
+            assert answer["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_routes_with_a_body_declare_the_gates_refusals(spec: dict[str, Any]) -> None:
+    for method, path, operation in operations(spec):
+        if method == "POST":
+            assert {"400", "413", "415", "422"} <= set(operation["responses"]), path
+
+
+def test_answers_without_a_body_declare_no_content(spec: dict[str, Any]) -> None:
+    responses = {(m, p): op["responses"] for m, p, op in operations(spec)}
+    assert responses[("DELETE", "/jobs/{id}")]["204"]["content"] == {}
+    assert responses[("GET", "/jobs/{id}/result")]["303"]["content"] == {}
+    assert "Location" in responses[("GET", "/jobs/{id}/result")]["303"]["headers"]
+    assert responses[("GET", "/jobs/{id}")]["304"]["content"] == {}
+
+
+def test_a_result_is_any_json_value(spec: dict[str, Any]) -> None:
+    result = spec["paths"]["/jobs/{id}/result"]["get"]["responses"]["200"]["content"]
+    assert result == {"application/json": {"schema": {}}}
+
+
+def test_a_submitted_job_links_to_its_operations(spec: dict[str, Any]) -> None:
+    operation_ids = {op["operationId"] for _, _, op in operations(spec)}
+    links = spec["paths"]["/jobs"]["post"]["responses"]["202"]["links"]
+    assert {link["operationId"] for link in links.values()} <= operation_ids
+    assert len(links) == 5
+
+
+def test_the_request_headers_a_route_reads_are_declared(spec: dict[str, Any]) -> None:
+    def headers(path: str, method: str) -> set[str]:
+        parameters = spec["paths"][path][method].get("parameters", [])
+        return {p["name"] for p in parameters if p["in"] == "header"}
+
+    assert headers("/jobs", "post") == {"Idempotency-Key"}
+    assert headers("/jobs/{id}", "get") == {"If-None-Match", "Prefer"}
+    assert headers("/vendor-callbacks/{callbackId}", "post") == {"X-Vendor-Signature"}
