@@ -16,6 +16,7 @@ from jobgate.domain.models import Job, JobEvent
 from jobgate.domain.status import JobStatus
 from jobgate.ids import is_job_id
 from jobgate.store import keys
+from jobgate.store.transactions import new_write_token, transact_once
 from jobgate.timeutil import to_epoch_seconds
 
 if TYPE_CHECKING:
@@ -76,11 +77,12 @@ class JobStore:
 
     def create(self, job: Job, claim: IdempotencyClaim | None, now: datetime) -> CreateOutcome:
         """Write a new job, atomically with its idempotency claim when there is one."""
+        token = new_write_token()
         writes: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _job_item(job),
+                    "Item": _job_item(job, token),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -88,12 +90,23 @@ class JobStore:
         if claim is not None:
             writes.append({"Put": self._claim_put(job, claim, now)})
         try:
-            self._client.transact_write_items(TransactItems=writes)
+            transact_once(self._client, writes, token)
         except ClientError as error:
-            if claim is None or not _is_transaction_condition_failure(error):
+            if not _is_transaction_condition_failure(error):
+                raise
+            if self._holds_write(job.id, token):
+                return CreateOutcome(job_id=job.id, created=True)  # a retry of our own committed write
+            if claim is None:
                 raise
             return self._replay(job.tenant_id, claim)
         return CreateOutcome(job_id=job.id, created=True)
+
+    def _holds_write(self, job_id: str, token: str) -> bool:
+        """Whether the job item is the one written with `token` (see store/transactions.py)."""
+        response = self._client.get_item(
+            TableName=self._table, Key=keys.job_key(job_id), ProjectionExpression="writeToken", ConsistentRead=True
+        )
+        return response.get("Item", {}).get("writeToken", {}).get("S") == token
 
     def _claim_put(self, job: Job, claim: IdempotencyClaim, now: datetime) -> Any:
         expires = to_epoch_seconds(now + IDEMPOTENCY_WINDOW)
@@ -131,13 +144,15 @@ class JobStore:
     def save_change(self, before: Job, applied: AppliedChange, now: datetime) -> bool:
         """Persist a job change and its event atomically; False if the job moved meanwhile."""
         event_ttl = applied.job.expires_at or (now + EVENT_BACKSTOP_TTL)
+        token = new_write_token()
         try:
-            self._client.transact_write_items(
-                TransactItems=[
+            transact_once(
+                self._client,
+                [
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _job_item(applied.job),
+                            "Item": _job_item(applied.job, token),
                             "ConditionExpression": "version = :expected",
                             "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
                         }
@@ -149,11 +164,12 @@ class JobStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                ]
+                ],
+                token,
             )
         except ClientError as error:
             if _is_transaction_condition_failure(error):
-                return False
+                return self._holds_write(applied.job.id, token)
             raise
         return True
 
@@ -250,9 +266,10 @@ class JobStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def _job_item(job: Job) -> Item:
+def _job_item(job: Job, write_token: str) -> Item:
     item: Item = {
         **keys.job_key(job.id),
+        "writeToken": {"S": write_token},
         "jobId": {"S": job.id},
         "tenantId": {"S": job.tenant_id},
         "status": {"S": job.status.value},
