@@ -25,12 +25,12 @@ def commit_then_time_out(client: Any, operation: str, times: int = 1) -> Iterato
     """
     cut_off = [0]
 
-    def send(request: Any, event_name: str, **kwargs: Any) -> AWSResponse | None:
-        response: AWSResponse | None = botocore_stubber(event_name=event_name, request=request, **kwargs)
-        if cut_off[0] < times:
-            cut_off[0] += 1
-            raise ReadTimeoutError(endpoint_url=request.url)
-        return response
+    def send(request: Any, event_name: str, **kwargs: Any) -> None:
+        if cut_off[0] >= times:
+            return  # moto's own handler answers
+        cut_off[0] += 1
+        botocore_stubber(event_name=event_name, request=request, **kwargs)
+        raise ReadTimeoutError(endpoint_url=request.url)
 
     with _before_send(client, operation, send):
         yield cut_off
@@ -45,6 +45,7 @@ def answer_error(client: Any, operation: str, code: str, status: int = 400, time
         if answered[0] >= times:
             return None
         answered[0] += 1
+        _keep_from_moto(request)
         body = f'{{"__type":"com.amazonaws#{code}","message":"injected {code}"}}'.encode()
         headers = HTTPHeaders()
         headers["x-amzn-ErrorType"] = code
@@ -56,6 +57,21 @@ def answer_error(client: Any, operation: str, code: str, status: int = 400, time
 
 
 @contextmanager
+def time_out(client: Any, operation: str, times: int = 1_000) -> Iterator[list[int]]:
+    """The first `times` calls of `operation` never get an answer (botocore's read timeout)."""
+    timed_out = [0]
+
+    def send(request: Any, **_: Any) -> AWSResponse | None:
+        if timed_out[0] >= times:
+            return None
+        timed_out[0] += 1
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    with _before_send(client, operation, send):
+        yield timed_out
+
+
+@contextmanager
 def _before_send(client: Any, operation: str, send: Callable[..., AWSResponse | None]) -> Iterator[None]:
     event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
     client.meta.events.register_first(event, send)
@@ -63,6 +79,14 @@ def _before_send(client: Any, operation: str, send: Callable[..., AWSResponse | 
         yield
     finally:
         client.meta.events.unregister(event, send)
+
+
+def _keep_from_moto(request: Any) -> None:
+    """botocore asks every before-send handler; moto's, asked after ours, must not act too.
+
+    moto answers only URLs of its services; the answer we return is the one botocore takes.
+    """
+    request.url = "https://fault-injected.invalid/"
 
 
 class _Raw:

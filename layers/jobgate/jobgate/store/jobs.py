@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # Event items outlive a job that never ends cleanly only this long; the job's own expiry
 # (its TTL) is what clients see, this only bounds storage.
 EVENT_BACKSTOP_TTL = timedelta(days=400)
+# The job item's attribute that marks it as being purged (JobStore.claim_purge).
+PURGE_CLAIM = "purgeClaim"
 
 
 class InvalidCursor(ValueError):
@@ -73,7 +76,7 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         response = self._client.get_item(TableName=self._table, Key=keys.job_key(job_id), ConsistentRead=True)
         item = response.get("Item")
-        return None if item is None else _job_from_item(item)
+        return None if item is None or PURGE_CLAIM in item else _job_from_item(item)
 
     def create(self, job: Job, claim: IdempotencyClaim | None, now: datetime) -> CreateOutcome:
         """Write a new job, atomically with its idempotency claim when there is one."""
@@ -184,7 +187,7 @@ class JobStore:
         now: datetime,
     ) -> JobPage:
         """Newest first. The cursor names the last job returned, so pages never skip or repeat."""
-        filters = ["(attribute_not_exists(#ttl) OR #ttl > :now)"]
+        filters = ["(attribute_not_exists(#ttl) OR #ttl > :now)", f"attribute_not_exists({PURGE_CLAIM})"]
         names = {"#ttl": "ttl"}
         values: dict[str, AttributeValueTypeDef] = {
             ":tenant": {"S": tenant_id},
@@ -224,6 +227,32 @@ class JobStore:
             return JobPage(jobs=page, next_cursor=_encode_cursor(page[-1]))
         return JobPage(jobs=jobs, next_cursor=None)
 
+    def active(self) -> Iterator[Job]:
+        """Every job not yet finished, across tenants, for the sweeper (functions/job_sweeper).
+
+        A Scan: the sweeper runs once a minute and reads each item once; a sparse index of
+        active jobs would cost a write on every change to save that read.
+        """
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": f"sk = :job AND #status IN (:queued, :running, :cancelling) "
+            f"AND attribute_not_exists({PURGE_CLAIM})",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":job": {"S": keys.JOB_SORT_KEY},
+                ":queued": {"S": JobStatus.QUEUED.value},
+                ":running": {"S": JobStatus.RUNNING.value},
+                ":cancelling": {"S": JobStatus.CANCELLING.value},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.scan(**query)
+            yield from (_job_from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def list_events(self, job_id: str, *, after: int, limit: int) -> EventPage:
         response = self._client.query(
             TableName=self._table,
@@ -239,6 +268,32 @@ class JobStore:
         items = response.get("Items", [])
         events = [JobEvent.model_validate_json(item["body"]["S"]) for item in items[:limit]]
         return EventPage(events=events, has_more=len(items) > limit)
+
+    def claim_purge(self, job_id: str) -> bool:
+        """Take the one right to purge a finished job: True for exactly one of concurrent callers.
+
+        From the claim on the job reads as gone (docs/api.md: a second DELETE is 404). A
+        token, not a plain delete, so that a botocore retry of our own committed claim is
+        recognised as ours instead of read as someone else's.
+        """
+        token = new_write_token()
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=keys.job_key(job_id),
+                UpdateExpression="SET #claim = :token",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#claim)",
+                ExpressionAttributeNames={"#claim": PURGE_CLAIM},
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            held = self._client.get_item(
+                TableName=self._table, Key=keys.job_key(job_id), ProjectionExpression=PURGE_CLAIM, ConsistentRead=True
+            )
+            return held.get("Item", {}).get(PURGE_CLAIM, {}).get("S") == token
+        return True
 
     def purge(self, job_id: str) -> None:
         """Delete the job and everything stored under it (events, result record)."""
