@@ -97,7 +97,10 @@ def test_latency_delays_the_call_which_then_succeeds() -> None:
 @pytest.mark.usefixtures("aws_account")
 def test_a_rule_fires_at_its_rate_and_only_for_its_operation() -> None:
     chances = iter([0.05, 0.5, 0.05])
-    injector = FaultInjector(parse_faults("dynamodb.ListTables:throttle=0.1"), chance=lambda: next(chances))
+    recorded: list[str] = []
+    injector = FaultInjector(
+        parse_faults("dynamodb.ListTables:throttle=0.1"), chance=lambda: next(chances), record=recorded.append
+    )
     client = hooked(boto3.client("dynamodb", config=ONE_ATTEMPT), injector)
     outcomes = []
     for _ in range(3):
@@ -109,6 +112,7 @@ def test_a_rule_fires_at_its_rate_and_only_for_its_operation() -> None:
     client.describe_limits()  # another operation: never asked
     assert outcomes == ["throttled", "ok", "throttled"]
     assert injector.injected["throttle"] == 2
+    assert recorded == ["dynamodb.ListTables throttle"] * 2
 
 
 def test_install_hooks_every_session_made_afterwards(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,8 @@ from botocore.httpsession import URLLib3Session
 FAULTS_VARIABLE = "JOBGATE_FAULTS"
 FAULTS_PRELOAD = "jobgate_cli.local.faults_in_functions"
 LATENCY_VARIABLE = "JOBGATE_FAULT_LATENCY_SECONDS"
+# A file each injected fault is appended to, one line `<service>.<Operation> <fault>` (tests read it).
+RECORD_VARIABLE = "JOBGATE_FAULT_RECORD"
 DEFAULT_LATENCY_SECONDS = 0.5
 
 FaultKind = Literal["throttle", "error", "latency", "timeout", "lost-answer"]
@@ -95,8 +97,10 @@ class FaultInjector:
         latency_seconds: float = DEFAULT_LATENCY_SECONDS,
         chance: Callable[[], float] = random.random,
         send: Callable[[Any], Any] | None = None,
+        record: Callable[[str], None] = lambda line: None,
     ) -> None:
         self._rules = rules
+        self._record = record
         self._latency = latency_seconds
         self._chance = chance
         self._send = send or URLLib3Session().send
@@ -107,6 +111,7 @@ class FaultInjector:
         for rule in self._rules:
             if rule.applies_to(service, operation) and self._chance() < rule.rate:
                 self.injected[rule.kind] += 1
+                self._record(f"{service}.{operation} {rule.kind}")
                 return self._inject(rule.kind, service, request)
         return None
 
@@ -158,6 +163,14 @@ def install(environment: Mapping[str, str] = os.environ) -> FaultInjector | None
         return None
     from botocore import handlers
 
-    injector = FaultInjector(rules, float(environment.get(LATENCY_VARIABLE, DEFAULT_LATENCY_SECONDS)))
+    record_path = environment.get(RECORD_VARIABLE)
+
+    def record(line: str) -> None:
+        if record_path:  # one short O_APPEND write: lines from many processes do not mix
+            with open(record_path, "a", encoding="utf-8") as out:
+                out.write(line + "\n")
+
+    latency = float(environment.get(LATENCY_VARIABLE, DEFAULT_LATENCY_SECONDS))
+    injector = FaultInjector(rules, latency, record=record)
     handlers.BUILTIN_HANDLERS.append(("before-send", injector))
     return injector
