@@ -1,11 +1,12 @@
 """One TransactWriteItems that botocore may send more than once, committed at most once.
 
 botocore retries a transaction whose answer did not arrive (a read timeout, a 5xx, a
-throttle). Without a token the retry of a write that did commit fails its own condition
-(`attribute_not_exists(pk)`), and the caller takes its own success for a failure. A
-`ClientRequestToken` makes DynamoDB (and DynamoDB Local) answer such a retry with success for
-10 minutes. moto ignores the token, so the callers also recognise their own committed write
-(a write token in the item, read back after a condition failure).
+throttle). DynamoDB (and DynamoDB Local) answer a retry carrying the same
+`ClientRequestToken` with success for 10 minutes. botocore fills the token in by itself
+when none is given; we pass our own so that it is also the item's `writeToken`: moto
+ignores the token (a retry of a committed write fails its own `attribute_not_exists(pk)`),
+and so do retries later than 10 minutes, so after a condition failure the callers read the
+item back and recognise their own committed write by that token.
 """
 
 from __future__ import annotations
