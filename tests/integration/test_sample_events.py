@@ -111,12 +111,20 @@ def check_execution_ended(event: Event) -> None:
     assert event["detail"]["status"] in pattern["detail"]["status"]
 
 
+def check_scheduled(event: Event) -> None:
+    # The sweeper reads nothing from the event; it must be what a Schedule event sends.
+    assert "Schedule" in event_source("job_sweeper", "Schedule")
+    EventBridgeModel.model_validate(event)
+    assert (event["source"], event["detail-type"]) == ("aws.events", "Scheduled Event")
+
+
 # code dir -> what its handler does with the event first (raises if it does not accept it).
 CHECKS: dict[str, Callable[[Event], object]] = {
     "api": check_api,
     "job_lifecycle": LifecycleRequest.model_validate,
     "demo_step": DemoStepRequest.model_validate,
     "execution_reconciler": check_execution_ended,
+    "job_sweeper": check_scheduled,
     "webhook_dispatcher": check_job_events,
     "webhook_retry": check_retry_messages,
     "start_vendor_check": StartVendorCheckRequest.model_validate,

@@ -12,6 +12,7 @@ from types import FrameType
 
 from jobgate_cli.errors import CliError
 from jobgate_cli.local.dynamodb_local import DynamoDBLocalUnavailable
+from jobgate_cli.local.faults import FAULTS_VARIABLE, InvalidFaults, parse_faults
 from jobgate_cli.local.runtime import DEFAULT_CONCURRENCY
 from jobgate_cli.local.stack import DEFAULT_TEMPLATE, LocalStack, LocalStackConfig
 from jobgate_cli.local.tenants_seed import InvalidTenantSeed, parse_tenant_seeds
@@ -32,7 +33,8 @@ def add_local_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
             "default 3001), JOBGATE_DYNAMODB_PORT (DynamoDB Local's port, default 3002), "
             "JOBGATE_TIME_SCALE (multiplies retry intervals and other waits, default 1), "
             f"JOBGATE_CONCURRENCY (concurrent executions per function, default {DEFAULT_CONCURRENCY}), "
-            'JOBGATE_TENANTS="name:apikey:whsec_...,..." (fixed tenants instead of a new "dev" tenant).'
+            'JOBGATE_TENANTS="name:apikey:whsec_...,..." (fixed tenants instead of a new "dev" tenant), '
+            'JOBGATE_FAULTS="dynamodb:throttle=0.05,..." (AWS faults in the functions, docs/local-stack.md).'
         ),
     )
     local.add_argument("--port", type=int, default=int(os.environ.get("JOBGATE_PORT", "3000")))
@@ -61,6 +63,11 @@ def add_local_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="Concurrent executions per function (ReservedConcurrentExecutions lowers it); past it, "
         "invocations are throttled as Lambda throttles them.",
     )
+    local.add_argument(
+        "--faults",
+        default=os.environ.get(FAULTS_VARIABLE, ""),
+        help='AWS faults injected into the functions\' calls, e.g. "dynamodb:throttle=0.05,sfn:timeout=0.02".',
+    )
     local.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="The SAM template to run.")
     local.add_argument("--verbose", action="store_true", help="Also print the functions' Powertools JSON logs.")
     local.set_defaults(run=run_local)
@@ -75,6 +82,10 @@ def run_local(args: argparse.Namespace) -> int:
         raise CliError("--time-scale must be greater than 0")
     if args.concurrency < 1:
         raise CliError("--concurrency must be at least 1")
+    try:
+        parse_faults(args.faults)
+    except InvalidFaults as error:
+        raise CliError(f"--faults: {error}") from None
     stack = LocalStack(
         LocalStackConfig(
             template_path=args.template.resolve(),
@@ -83,6 +94,7 @@ def run_local(args: argparse.Namespace) -> int:
             dynamodb_port=args.dynamodb_port,
             time_scale=args.time_scale,
             concurrency=args.concurrency,
+            faults=args.faults,
             tenants=tenants,
             verbose=args.verbose,
             log=sys.stdout,

@@ -1,4 +1,4 @@
-"""Start the pollers for the event sources template.yaml declares, and the TTL sweeper."""
+"""Start the pollers for the event sources template.yaml declares, its schedules, and the TTL sweeper."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import boto3
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.queues import SqsMappingConfig, SqsPoller
 from jobgate_cli.local.runtime import FunctionRuntime
+from jobgate_cli.local.schedules import ScheduledInvoker
 from jobgate_cli.local.streams import DynamoDBStreamPoller, StreamMappingConfig
 from jobgate_cli.local.template_model import LocalTemplate
 from jobgate_cli.local.ttl import TtlSweeper
@@ -47,6 +48,7 @@ def start_event_sources(
     runtime: FunctionRuntime,
     endpoints: LocalEndpoints,
     ttl_sweep_seconds: float,
+    time_scale: float = 1.0,
 ) -> list[Stop]:
     session = boto3.session.Session()
     dynamodb = endpoints.client("dynamodb", session)
@@ -71,6 +73,13 @@ def start_event_sources(
                 sqs_poller = SqsPoller(sqs, invoke, queue_config)
                 sqs_poller.start()
                 stops.append(sqs_poller.stop)
+        for event_name, properties in function.events_of_type("Schedule").items():
+            schedule = ScheduledInvoker.from_template_event(
+                f"{function.logical_id}.{event_name}", invoke, properties, time_scale
+            )
+            if schedule is not None:
+                schedule.start()
+                stops.append(schedule.stop)
     sweeper = TtlSweeper(dynamodb, interval=ttl_sweep_seconds)
     sweeper.start()
     stops.append(sweeper.stop)

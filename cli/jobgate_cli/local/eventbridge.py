@@ -59,19 +59,24 @@ class LambdaRule:
         )
 
 
-def step_functions_status_event(detail: dict[str, Any]) -> dict[str, Any]:
-    """The envelope AWS puts around an execution's status change."""
+def event_envelope(detail_type: str, source: str, resource: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """The envelope EventBridge puts around every event it delivers."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
+        "detail-type": detail_type,
+        "source": source,
         "account": LOCAL_ACCOUNT_ID,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": LOCAL_REGION,
-        "resources": [detail["executionArn"]],
+        "resources": [resource],
         "detail": detail,
     }
+
+
+def step_functions_status_event(detail: dict[str, Any]) -> dict[str, Any]:
+    """What AWS sends on an execution's status change."""
+    return event_envelope("Step Functions Execution Status Change", "aws.states", detail["executionArn"], detail)
 
 
 class EventBus:

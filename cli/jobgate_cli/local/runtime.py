@@ -159,9 +159,11 @@ class FunctionRuntime:
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         preload: Sequence[str] | None = None,
         extra_preload: Sequence[str] = (),
+        zygote_environment: Mapping[str, str] | None = None,
     ) -> None:
         """`preload`: the modules the zygote imports (default: the shared libraries and the jobgate layer);
-        `extra_preload`: more, imported after them (a test's fakes)."""
+        `extra_preload`: more, imported after them (a test's fakes); `zygote_environment`: variables
+        those imports read (JOBGATE_FAULTS), on top of this process's environment."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._functions = {f.function_name: f for f in functions.values()}
@@ -175,7 +177,7 @@ class FunctionRuntime:
         self._relay = _OutputRelay()
         # Started now, so that its imports overlap the rest of the stack's start.
         preloaded = [*SHARED_LIBRARIES, *layer_modules()] if preload is None else list(preload)
-        self._zygote = _Zygote([*preloaded, *extra_preload])
+        self._zygote = _Zygote([*preloaded, *extra_preload], dict(zygote_environment or {}))
         self._reaper_stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap_idle, name="jobgate-function-reaper", daemon=True)
         self._reaper.start()
@@ -511,8 +513,9 @@ def _signal_name(signal_number: int) -> str:
 class _Zygote:
     """The preloaded process that forks the workers (a child of this process, in a session of its own)."""
 
-    def __init__(self, preload: list[str]) -> None:
+    def __init__(self, preload: list[str], environment: dict[str, str]) -> None:
         self._preload = preload
+        self._environment = environment
         self._lock = threading.Lock()
         self._stopped = False
         self._process: subprocess.Popen[bytes] | None = None
@@ -539,6 +542,7 @@ class _Zygote:
                     json.dumps(BOTO3_SERVICES),
                 ],
                 pass_fds=[theirs.fileno()],
+                env={**os.environ, **self._environment},
                 stdin=subprocess.DEVNULL,
                 # Not in the terminal's process group: Ctrl-C is for the stack, which ends the workers.
                 start_new_session=True,

@@ -18,6 +18,7 @@ from jobgate_cli.local.dynamodb_local import DynamoDBLocal
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_source_wiring import start_event_sources
 from jobgate_cli.local.eventbridge import EventBus, LambdaRule, step_functions_status_event
+from jobgate_cli.local.faults import FAULTS_PRELOAD, FAULTS_VARIABLE, RECORD_VARIABLE, parse_faults
 from jobgate_cli.local.http_api import LocalHttpApi
 from jobgate_cli.local.moto_endpoint import MotoEndpoint
 from jobgate_cli.local.resources import implied_dead_letter_queues, provision
@@ -54,6 +55,10 @@ class LocalStackConfig:
     idle_environment_seconds: float = DEFAULT_IDLE_SECONDS
     # More modules every function process imports before its handler (a test's fakes).
     function_preload: tuple[str, ...] = ()
+    # AWS faults injected into the functions' AWS calls (JOBGATE_FAULTS, faults.py); "" for none.
+    faults: str = ""
+    # Where each injected fault is recorded (a line per fault), if anywhere.
+    fault_record: Path | None = None
     # Extra template parameter values (e.g. a shorter JobRetentionMin for tests).
     parameter_overrides: dict[str, str] = field(default_factory=dict)
 
@@ -118,7 +123,11 @@ class LocalStack:
             base_environment,
             concurrency=config.concurrency,
             idle_seconds=config.idle_environment_seconds,
-            extra_preload=config.function_preload,
+            extra_preload=(*config.function_preload, *((FAULTS_PRELOAD,) if parse_faults(config.faults) else ())),
+            zygote_environment={
+                FAULTS_VARIABLE: config.faults,
+                **({RECORD_VARIABLE: str(config.fault_record)} if config.fault_record else {}),
+            },
         )
         self._stoppables.append(runtime.stop)
         runtime.add_listener(self._log_invocation)
@@ -176,7 +185,11 @@ class LocalStack:
         self._stoppables.append(bus.stop)
 
     def _start_event_sources(self, template: LocalTemplate, runtime: FunctionRuntime) -> None:
-        self._stoppables.extend(start_event_sources(template, runtime, self.endpoints, self.config.ttl_sweep_seconds))
+        self._stoppables.extend(
+            start_event_sources(
+                template, runtime, self.endpoints, self.config.ttl_sweep_seconds, self.config.time_scale
+            )
+        )
 
     def _seed_tenants(self, template: LocalTemplate) -> list[TenantCredentials]:
         if "TenantsTable" not in template.physical_names:

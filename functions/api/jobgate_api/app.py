@@ -11,15 +11,18 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
-from jobgate import wiring
+from jobgate import aws, wiring
 from jobgate.domain.errors import (
     IdempotencyConflict,
     InvalidJobRequest,
     JobExpired,
     JobNotFound,
     ResultNotReady,
+    TransientStoreError,
 )
+from jobgate.domain.polling import BACKPRESSURE_RETRY_AFTER_SECONDS
 from jobgate.observability import logger
 from jobgate.store.jobs import InvalidCursor
 from jobgate.webhooks.delivery import DeliveryNotPossible
@@ -157,9 +160,33 @@ def _invalid_cursor(error: InvalidCursor) -> Response[str]:
     )
 
 
+def _backpressure(error: Exception) -> Response[str]:
+    logger.warning("answering 503: an AWS dependency is unavailable", extra={"error": repr(error)})
+    return problem(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        "jobgate's storage or workflow service is overloaded or slow; nothing was changed. Retry later.",
+        headers={"Retry-After": str(BACKPRESSURE_RETRY_AFTER_SECONDS)},
+    )
+
+
+@app.exception_handler([ClientError, BotoCoreError, TransientStoreError])
+def _aws_unavailable(error: Exception) -> Response[str]:
+    """docs/api.md "Backpressure": throttled or timed-out AWS calls are a 503, never a 500."""
+    if not (isinstance(error, TransientStoreError) or aws.is_backpressure(error)):
+        raise error
+    return _backpressure(error)
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    admitted = admit(event, _key_cache)
+    try:
+        admitted = admit(event, _key_cache)
+    except (ClientError, BotoCoreError) as error:  # the key lookup; the routes' calls are mapped above
+        if not aws.is_backpressure(error):
+            raise
+        return refusal_to_proxy_response(_backpressure(error))
     if not isinstance(admitted, Admitted):
         return refusal_to_proxy_response(admitted)
     if admitted.tenant_id:

@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -14,8 +21,53 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_stepfunctions.client import SFNClient
 
-# Fail fast inside a 29 s API budget instead of retrying for minutes.
-_CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+# The one place for AWS call timeouts and retries, sized against the shortest budget, the
+# API's 29 s (API Gateway's limit and ApiFunction's Timeout): one call takes at most
+# 3 attempts x (1 s connect + 2 s read) + standard-mode backoff (< 1 s + < 2 s) = 12 s, so a
+# request whose dependency is down answers 503 (docs/api.md) after its first such call, well
+# inside 29 s; the task functions (Timeout 30 s and more) have the same margin. DynamoDB,
+# Step Functions and SQS answer in milliseconds; 2 s without a byte is an outage or overload.
+_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 3, "mode": "standard"})
+
+# Error codes meaning "overloaded or unavailable now, try again later", not "you asked wrong".
+BACKPRESSURE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionConflict",
+        "TransactionInProgressException",
+        "LimitExceededException",
+        "SlowDown",
+        "RequestThrottled",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+
+
+def is_backpressure(error: BaseException) -> bool:
+    """True when AWS throttled, timed out or was unreachable even after botocore's retries."""
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError | EndpointConnectionError | ConnectionClosedError):
+        return True
+    if not isinstance(error, ClientError):
+        return False
+    if error.response.get("Error", {}).get("Code") in BACKPRESSURE_CODES:
+        return True
+    if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+        return True
+    # A transaction cancelled only because another transaction held its items.
+    reasons = error.response.get("CancellationReasons") or []
+    return (
+        bool(reasons)
+        and all(r.get("Code") in {"None", "TransactionConflict"} for r in reasons)
+        and any(r.get("Code") == "TransactionConflict" for r in reasons)
+    )
 
 
 @cache

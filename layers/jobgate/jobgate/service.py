@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from jobgate import aws
 from jobgate.config import Settings
 from jobgate.domain.changes import (
     AppliedChange,
@@ -38,6 +39,7 @@ from jobgate.domain.models import Callback, Job, JobError, Progress, Step, StepS
 from jobgate.domain.retention import InvalidDuration
 from jobgate.domain.status import JobStatus
 from jobgate.ids import is_job_id, new_job_id
+from jobgate.observability import logger
 from jobgate.registry import JobTypeRegistry, UnknownJobType, Workflow
 from jobgate.store.executions import Executions, execution_arn
 from jobgate.store.jobs import (
@@ -121,13 +123,13 @@ class JobService:
             assert idempotency_key is not None
             raise IdempotencyConflict(idempotency_key) from None
         if outcome.created:
-            return SubmitOutcome(job=self._start(job), replayed=False)
+            return SubmitOutcome(job=self.start(job), replayed=False)
         original = self._jobs.get(outcome.job_id)
         if original is None:
             raise JobNotFound(outcome.job_id)
         if original.status is JobStatus.QUEUED:
             # The first attempt may have died between writing the job and starting it.
-            original = self._start(original)
+            original = self.start(original)
         return SubmitOutcome(job=original, replayed=True)
 
     def _validate_input(self, request: SubmitRequest) -> tuple[str, BaseModel]:
@@ -164,7 +166,9 @@ class JobService:
         except InvalidDuration as error:
             raise InvalidJobRequest(str(error), [{"pointer": "#/retention", "detail": str(error)}]) from None
 
-    def _start(self, job: Job) -> Job:
+    def start(self, job: Job) -> Job:
+        """Start a queued job's workflow: the job as it is, still queued when Step Functions is
+        throttling (the sweeper tries again), or failed when it cannot start at all."""
         try:
             self._executions.start(
                 self._settings.state_machine_arn(job.type),
@@ -172,6 +176,11 @@ class JobService:
                 {"jobId": job.id, "type": job.type, "input": job.input},
             )
         except Exception as error:  # noqa: BLE001 - any failure to start must end the job, not strand it
+            if aws.is_backpressure(error):
+                # Step Functions is throttling or slow: the job is accepted and stays queued;
+                # the sweeper (functions/job_sweeper) starts it, or fails it past its bound.
+                logger.warning("job stays queued: its start was throttled", extra={"job_id": job.id})
+                return job
             failure = JobError(
                 type="start-failed",
                 title="The job could not be started.",
@@ -222,6 +231,8 @@ class JobService:
         """Cancel a job that is still going (returns it); purge a finished one (returns None)."""
         job = self.get_for_tenant(tenant_id, job_id)
         if job.status.is_terminal:
+            if not self._jobs.claim_purge(job_id):
+                raise JobNotFound(job_id)  # a concurrent DELETE purges it
             self._purge(job)
             return None
         if job.status is not JobStatus.CANCELLING:

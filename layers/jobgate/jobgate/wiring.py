@@ -12,6 +12,7 @@ from jobgate.store.jobs import JobStore
 from jobgate.store.results import ResultStore
 from jobgate.store.tenants import TenantStore
 from jobgate.store.uploads import UploadStore
+from jobgate.sweeper import JobSweeper, SweeperSettings
 from jobgate.webhooks.delivery import WebhookService
 
 
@@ -23,6 +24,19 @@ def job_service(settings: Settings | None = None, registry: JobTypeRegistry | No
         results=ResultStore(aws.dynamodb(), aws.s3(), settings.jobs_table_name, settings.artifacts_bucket_name),
         executions=Executions(aws.stepfunctions()),
         registry=registry or load_registry(settings.job_type_modules),
+    )
+
+
+def job_sweeper(settings: Settings | None = None) -> JobSweeper:
+    settings = settings or Settings.from_environment()
+    registry = load_registry(settings.job_type_modules)
+    return JobSweeper(
+        service=job_service(settings, registry),
+        jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
+        executions=Executions(aws.stepfunctions()),
+        registry=registry,
+        settings=settings,
+        bounds=SweeperSettings.from_environment(),
     )
 
 

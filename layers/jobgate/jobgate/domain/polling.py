@@ -11,6 +11,9 @@ from jobgate.domain.status import JobStatus
 MIN_RETRY_AFTER_SECONDS = 1
 MAX_RETRY_AFTER_SECONDS = 60
 QUEUED_RETRY_AFTER_SECONDS = 2
+# A 503 (AWS throttled or timed out): long enough for botocore's own backoff to have
+# been outgrown, short enough that a burst is over by then.
+BACKPRESSURE_RETRY_AFTER_SECONDS = 5
 # Poll about this many times over the remaining time, so a minute-long job is polled
 # every several seconds, not every second.
 POLLS_PER_REMAINING_TIME = 4

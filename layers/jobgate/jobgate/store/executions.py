@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
+
+
+@dataclass(frozen=True)
+class ExecutionState:
+    status: str
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE."""
+    cause: str | None
 
 
 def execution_arn(state_machine_arn: str, job_id: str) -> str:
@@ -33,6 +41,16 @@ class Executions:
                 return execution_arn(state_machine_arn, job_id)
             raise
         return response["executionArn"]
+
+    def describe(self, arn: str) -> ExecutionState | None:
+        """The execution's status and cause; None when there is no such execution."""
+        try:
+            response = self._client.describe_execution(executionArn=arn)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return None
+            raise
+        return ExecutionState(status=response["status"], cause=response.get("cause"))
 
     def stop(self, arn: str, cause: str) -> None:
         """Stop a Standard execution; one that has already ended (or never began) is fine."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from jobgate.domain.models import Job, JobEvent
 from jobgate.domain.status import JobStatus
 from jobgate.ids import is_job_id
 from jobgate.store import keys
+from jobgate.store.transactions import new_write_token, transact_once
 from jobgate.timeutil import to_epoch_seconds
 
 if TYPE_CHECKING:
@@ -27,6 +29,8 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # Event items outlive a job that never ends cleanly only this long; the job's own expiry
 # (its TTL) is what clients see, this only bounds storage.
 EVENT_BACKSTOP_TTL = timedelta(days=400)
+# The job item's attribute that marks it as being purged (JobStore.claim_purge).
+PURGE_CLAIM = "purgeClaim"
 
 
 class InvalidCursor(ValueError):
@@ -71,15 +75,16 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         response = self._client.get_item(TableName=self._table, Key=keys.job_key(job_id), ConsistentRead=True)
         item = response.get("Item")
-        return None if item is None else _job_from_item(item)
+        return None if item is None or PURGE_CLAIM in item else _job_from_item(item)
 
     def create(self, job: Job, claim: IdempotencyClaim | None, now: datetime) -> CreateOutcome:
         """Write a new job, atomically with its idempotency claim when there is one."""
+        token = new_write_token()
         writes: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _job_item(job),
+                    "Item": _job_item(job, token),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -87,12 +92,23 @@ class JobStore:
         if claim is not None:
             writes.append({"Put": self._claim_put(job, claim, now)})
         try:
-            self._client.transact_write_items(TransactItems=writes)
+            transact_once(self._client, writes, token)
         except ClientError as error:
-            if claim is None or not _is_transaction_condition_failure(error):
+            if not _is_transaction_condition_failure(error):
+                raise
+            if self._holds_write(job.id, token):
+                return CreateOutcome(job_id=job.id, created=True)  # a retry of our own committed write
+            if claim is None:
                 raise
             return self._replay(job.tenant_id, claim)
         return CreateOutcome(job_id=job.id, created=True)
+
+    def _holds_write(self, job_id: str, token: str) -> bool:
+        """Whether the job item is the one written with `token` (see store/transactions.py)."""
+        response = self._client.get_item(
+            TableName=self._table, Key=keys.job_key(job_id), ProjectionExpression="writeToken", ConsistentRead=True
+        )
+        return response.get("Item", {}).get("writeToken", {}).get("S") == token
 
     def _claim_put(self, job: Job, claim: IdempotencyClaim, now: datetime) -> Any:
         expires = to_epoch_seconds(now + IDEMPOTENCY_WINDOW)
@@ -130,13 +146,15 @@ class JobStore:
     def save_change(self, before: Job, applied: AppliedChange, now: datetime) -> bool:
         """Persist a job change and its event atomically; False if the job moved meanwhile."""
         event_ttl = applied.job.expires_at or (now + EVENT_BACKSTOP_TTL)
+        token = new_write_token()
         try:
-            self._client.transact_write_items(
-                TransactItems=[
+            transact_once(
+                self._client,
+                [
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _job_item(applied.job),
+                            "Item": _job_item(applied.job, token),
                             "ConditionExpression": "version = :expected",
                             "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
                         }
@@ -148,11 +166,12 @@ class JobStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                ]
+                ],
+                token,
             )
         except ClientError as error:
             if _is_transaction_condition_failure(error):
-                return False
+                return self._holds_write(applied.job.id, token)
             raise
         return True
 
@@ -167,7 +186,7 @@ class JobStore:
         now: datetime,
     ) -> JobPage:
         """Newest first. The cursor names the last job returned, so pages never skip or repeat."""
-        filters = ["(attribute_not_exists(#ttl) OR #ttl > :now)"]
+        filters = ["(attribute_not_exists(#ttl) OR #ttl > :now)", f"attribute_not_exists({PURGE_CLAIM})"]
         names = {"#ttl": "ttl"}
         values: dict[str, AttributeValueTypeDef] = {
             ":tenant": {"S": tenant_id},
@@ -207,6 +226,32 @@ class JobStore:
             return JobPage(jobs=page, next_cursor=_encode_cursor(page[-1]))
         return JobPage(jobs=jobs, next_cursor=None)
 
+    def active(self) -> Iterator[Job]:
+        """Every job not yet finished, across tenants, for the sweeper (functions/job_sweeper).
+
+        A Scan: the sweeper runs once a minute and reads each item once; a sparse index of
+        active jobs would cost a write on every change to save that read.
+        """
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": f"sk = :job AND #status IN (:queued, :running, :cancelling) "
+            f"AND attribute_not_exists({PURGE_CLAIM})",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":job": {"S": keys.JOB_SORT_KEY},
+                ":queued": {"S": JobStatus.QUEUED.value},
+                ":running": {"S": JobStatus.RUNNING.value},
+                ":cancelling": {"S": JobStatus.CANCELLING.value},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.scan(**query)
+            yield from (_job_from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def list_events(self, job_id: str, *, after: int, limit: int) -> EventPage:
         response = self._client.query(
             TableName=self._table,
@@ -222,6 +267,32 @@ class JobStore:
         items = response.get("Items", [])
         events = [JobEvent.model_validate_json(item["body"]["S"]) for item in items[:limit]]
         return EventPage(events=events, has_more=len(items) > limit)
+
+    def claim_purge(self, job_id: str) -> bool:
+        """Take the one right to purge a finished job: True for exactly one of concurrent callers.
+
+        From the claim on the job reads as gone (docs/api.md: a second DELETE is 404). A
+        token, not a plain delete, so that a botocore retry of our own committed claim is
+        recognised as ours instead of read as someone else's.
+        """
+        token = new_write_token()
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=keys.job_key(job_id),
+                UpdateExpression="SET #claim = :token",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#claim)",
+                ExpressionAttributeNames={"#claim": PURGE_CLAIM},
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            held = self._client.get_item(
+                TableName=self._table, Key=keys.job_key(job_id), ProjectionExpression=PURGE_CLAIM, ConsistentRead=True
+            )
+            return held.get("Item", {}).get(PURGE_CLAIM, {}).get("S") == token
+        return True
 
     def purge(self, job_id: str) -> None:
         """Delete the job and everything stored under it (events, result record)."""
@@ -249,9 +320,10 @@ class JobStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def _job_item(job: Job) -> Item:
+def _job_item(job: Job, write_token: str) -> Item:
     item: Item = {
         **keys.job_key(job.id),
+        "writeToken": {"S": write_token},
         "jobId": {"S": job.id},
         "tenantId": {"S": job.tenant_id},
         "status": {"S": job.status.value},

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from jobgate.domain.tenants import Tenant
 from jobgate.store import keys
+from jobgate.store.transactions import transact_once
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -35,8 +36,9 @@ class TenantStore:
     def create(self, tenant: Tenant, api_key_hash: str) -> None:
         """The tenant and its key item in one transaction, refusing a name already taken."""
         try:
-            self._client.transact_write_items(
-                TransactItems=[
+            transact_once(
+                self._client,
+                [
                     {
                         "Put": {
                             "TableName": self._table,
@@ -51,7 +53,7 @@ class TenantStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                ]
+                ],
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "TransactionCanceledException":

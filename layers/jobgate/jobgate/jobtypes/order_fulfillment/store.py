@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from jobgate.jobtypes.order_fulfillment.errors import OutOfStock, StockContention, StockReleaseFailed
+from jobgate.store.transactions import transact_once
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -92,7 +93,7 @@ class StockStore:
             ),
         ]
         try:
-            self._client.transact_write_items(TransactItems=actions)
+            transact_once(self._client, actions)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
@@ -158,7 +159,7 @@ class StockStore:
             ),
         ]
         try:
-            self._client.transact_write_items(TransactItems=actions)
+            transact_once(self._client, actions)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise StockReleaseFailed(f"Releasing the stock failed: {error}") from None

@@ -1,0 +1,132 @@
+"""JobSweeper: no job stays unfinished because one call or one event was lost.
+
+The API starts a job's workflow right after writing it; the EventBridge rule tells the
+reconciler when an execution ends. Either can be lost (a crash between the write and the
+start, Step Functions throttling the start, an event that never arrived). Once a minute the
+sweeper (functions/job_sweeper) looks at every job that is not finished and has not changed
+for a while, and does what the lost call or event would have done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import Field
+
+from jobgate.config import EnvironmentSettings, Settings
+from jobgate.domain.models import Job, JobError
+from jobgate.domain.status import JobStatus
+from jobgate.observability import logger
+from jobgate.registry import JobTypeRegistry, Workflow
+from jobgate.service import JobService
+from jobgate.store.executions import Executions, execution_arn
+from jobgate.store.jobs import JobStore
+from jobgate.timeutil import utc_now
+
+# AWS ends an Express execution after 5 minutes; it cannot be described, so a job whose
+# Express run started longer ago than this (and the sweeper's own wait) has lost it.
+EXPRESS_EXECUTION_LIMIT = timedelta(minutes=5)
+
+
+# A job's sweep is at most three AWS calls (describe, read, write) of at most 12 s each when
+# AWS is failing (jobgate/aws.py); more than one is rare, so keep room for two.
+SECONDS_PER_JOB = 25.0
+
+
+class SweeperSettings(EnvironmentSettings):
+    """The sweeper's bounds (template.yaml Parameters, on JobSweeperFunction only)."""
+
+    idle_seconds: float = Field(alias="SWEEP_IDLE_SECONDS")
+    """A job unchanged this long is looked at: a start or an event should have come by then."""
+    queued_start_timeout_seconds: float = Field(alias="QUEUED_JOB_START_TIMEOUT_SECONDS")
+    """A job still queued without an execution this long after its submit is failed."""
+
+
+@dataclass
+class SweepReport:
+    started: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    reconciled: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unfinished: bool = False
+    """True when time ran out before every unfinished job was looked at."""
+
+
+class JobSweeper:
+    def __init__(
+        self,
+        *,
+        service: JobService,
+        jobs: JobStore,
+        executions: Executions,
+        registry: JobTypeRegistry,
+        settings: Settings,
+        bounds: SweeperSettings,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._service = service
+        self._jobs = jobs
+        self._executions = executions
+        self._registry = registry
+        self._settings = settings
+        self._idle = timedelta(seconds=bounds.idle_seconds)
+        self._start_timeout = timedelta(seconds=bounds.queued_start_timeout_seconds)
+        self._clock = clock
+
+    def sweep(self, seconds_left: Callable[[], float] = lambda: float("inf")) -> SweepReport:
+        """`seconds_left`: the invocation's remaining time; the sweep stops while one more job's
+        calls still fit (the rest waits for the next run), so it never dies mid-change."""
+        report = SweepReport()
+        for job in self._jobs.active():
+            if seconds_left() < SECONDS_PER_JOB:
+                report.unfinished = True
+                break
+            try:
+                self._sweep_one(job, self._clock(), report)
+            except Exception:  # noqa: BLE001 - one job's trouble must not stop the sweep of the others
+                logger.exception("sweeping a job failed", extra={"job_id": job.id})
+                report.errors.append(job.id)
+        return report
+
+    def _sweep_one(self, job: Job, now: datetime, report: SweepReport) -> None:
+        if now - job.updated_at < self._idle:
+            return  # still moving: its own start or event may yet come
+        if self._registry.get(job.type).workflow is Workflow.EXPRESS:
+            self._sweep_express(job, now, report)
+            return
+        state = self._executions.describe(execution_arn(self._settings.state_machine_arn(job.type), job.id))
+        if state is None:
+            if job.status is JobStatus.QUEUED:
+                self._start_or_fail(job, now, report)
+            else:
+                self._reconcile(job, "ABORTED", "The execution no longer exists.", report)
+            return
+        if state.status != "RUNNING":  # a running one's tasks are under way (or retrying), and will report
+            self._reconcile(job, state.status, state.cause, report)
+
+    def _sweep_express(self, job: Job, now: datetime, report: SweepReport) -> None:
+        if job.status is JobStatus.QUEUED:
+            # A second Express run of the same job stops at MarkRunning (queued -> running once).
+            self._start_or_fail(job, now, report)
+        elif now - (job.started_at or job.created_at) > EXPRESS_EXECUTION_LIMIT + self._idle:
+            self._reconcile(job, "TIMED_OUT", None, report)
+
+    def _reconcile(self, job: Job, execution_status: str, cause: str | None, report: SweepReport) -> None:
+        """What the reconciler does on the execution's EventBridge event (which never came)."""
+        if self._service.reconcile_execution(job.id, execution_status, cause):
+            report.reconciled.append(job.id)
+
+    def _start_or_fail(self, job: Job, now: datetime, report: SweepReport) -> None:
+        if now - job.created_at > self._start_timeout:
+            failure = JobError(
+                type="start-failed",
+                title="The job could not be started.",
+                detail=f"Its workflow did not start within {int(self._start_timeout.total_seconds())} s.",
+            )
+            if self._service.fail(job.id, failure):
+                report.failed.append(job.id)
+            return
+        after = self._service.start(job)
+        (report.failed if after.status is JobStatus.FAILED else report.started).append(job.id)
