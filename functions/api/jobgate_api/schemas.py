@@ -89,9 +89,10 @@ _PROBLEMS: dict[int, tuple[str, dict[str, OpenAPIResponseHeader]]] = {
     422: ("The body is JSON but invalid (or nested too deep).", {}),
     503: ("A dependency could not be reached now; send the request again.", {"Retry-After": _header("Seconds.")}),
 }
-# Answers a route can give whatever it does: the gate's (gate.py) and its job lookup's.
-AUTHENTICATED = (401,)
-ON_A_JOB = (401, 404, 410)
+# Answers a route can give whatever it does: the gate's (gate.py), its job lookup's, and 503
+# when AWS throttles or times out (app.py's backpressure handler, the key lookup included).
+AUTHENTICATED = (401, 503)
+ON_A_JOB = (401, 404, 410, 503)
 WITH_A_BODY = (400, 413, 415, 422)
 
 
