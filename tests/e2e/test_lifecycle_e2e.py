@@ -130,3 +130,25 @@ def removed_by_ttl(aws: Callable[[str], Any], job_id: str) -> bool:
         r["eventName"] == "REMOVE" and r["dynamodb"]["Keys"] == {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
         for r in records
     )
+
+
+def test_an_expired_jobs_result_object_goes_with_it(client: Client, aws: Callable[[str], Any]) -> None:
+    large = {"steps": 1, "stepSeconds": 0, "resultBytes": 100_000}
+    kept = client.submit(large)
+    expiring = client.submit(large, retention="PT1S")
+    for job in (kept, expiring):
+        assert client.wait_until_terminal(job["id"])["status"] == "succeeded"
+    s3 = aws("s3")
+
+    def objects_of(job_id: str) -> list[str]:
+        return [
+            entry["Key"]
+            for bucket in s3.list_buckets()["Buckets"]
+            for entry in s3.list_objects_v2(Bucket=bucket["Name"], Prefix="results/").get("Contents", [])
+            if job_id in entry["Key"]
+        ]
+
+    eventually(lambda: removed_by_ttl(aws, expiring["id"]), bool)
+    eventually(lambda: objects_of(expiring["id"]), lambda found: found == [])
+    assert len(objects_of(kept["id"])) == 1
+    assert client.request("GET", f"/jobs/{kept['id']}/result").status_code == 303

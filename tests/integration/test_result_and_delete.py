@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import boto3
 import pytest
 import requests
 
+from jobgate.store.results import PreparedResult, ResultStore
 from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import BUCKET, STATE_MACHINE_PREFIX, create_state_machine
@@ -120,3 +125,35 @@ def test_an_express_job_type_cancels_at_its_next_step(client: ApiClient, monkeyp
     assert type(stopped.value).__name__ == "JobCancelled"
     lifecycle("cancelled", job_id)  # what the state machine's Catch on JobCancelled calls
     assert client.get(f"/jobs/{job_id}").json["status"] == "cancelled"
+
+
+def test_of_two_racing_completes_the_winners_result_stays_and_the_losers_object_goes(
+    client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = client.submit(QUICK).json["id"]
+    lifecycle("start", job_id)
+    # Both completes have read the job running and uploaded their result before either writes.
+    both_uploaded = threading.Barrier(2, timeout=10)
+    prepare = ResultStore.prepare
+
+    def prepare_then_wait(self: ResultStore, *args: Any, **kwargs: Any) -> PreparedResult:
+        prepared = prepare(self, *args, **kwargs)
+        both_uploaded.wait()
+        return prepared
+
+    monkeypatch.setattr(ResultStore, "prepare", prepare_then_wait)
+    results = {name: {"by": name, "padding": name * 100_000} for name in ("a", "b")}
+
+    def complete(result: dict[str, str]) -> bool:
+        accepted: bool = lifecycle("succeed", job_id, result=result)["accepted"]
+        return accepted
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = dict(zip(results, pool.map(complete, results.values()), strict=True))
+    assert sorted(outcomes.values()) == [False, True]
+    winner = next(name for name, accepted in outcomes.items() if accepted)
+
+    response = client.get(f"/jobs/{job_id}/result")
+    assert response.status == 303
+    assert requests.get(response.header("Location") or "", timeout=5).json()["by"] == winner
+    assert len(result_objects()) == 1  # the loser removed its own object, and only that

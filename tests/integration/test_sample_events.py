@@ -29,7 +29,9 @@ from jobgate.jobtypes.bulk_import.plan import PlanRequest
 from jobgate.jobtypes.demo.models import DemoStepRequest
 from jobgate.jobtypes.order_fulfillment.workflow import SagaTask
 from jobgate.lifecycle import LifecycleRequest
+from jobgate.store import keys
 from jobgate.store.deliveries import event_from_item
+from jobgate.store.jobs import job_owner
 from jobgate.webhooks.delivery import RetryMessage
 from jobgate_api.schemas import SubmitJobRequest
 from tests.conftest import EVENTS, TEMPLATE
@@ -80,12 +82,18 @@ def check_api(event: Event) -> None:
         API_BODIES[event["routeKey"]].model_validate_json(event["body"])
 
 
-def check_job_events(event: Event) -> None:
-    # What the stream's filter passes (INSERTs of EVENT# items), read as the dispatcher reads it.
-    (rule,) = event_source("webhook_dispatcher", "DynamoDB")["FilterCriteria"]["Filters"]
-    pattern = json.loads(rule["Pattern"])
+def stream_filter(code_dir: str, event: Event) -> dict[str, Any]:
+    """The function's stream filter pattern, once the event is a stream event of the names it passes."""
+    (rule,) = event_source(code_dir, "DynamoDB")["FilterCriteria"]["Filters"]
+    pattern: dict[str, Any] = json.loads(rule["Pattern"])
     for record in DynamoDBStreamModel.model_validate(event).Records:
         assert record.eventName in pattern["eventName"]
+    return pattern
+
+
+def check_job_events(event: Event) -> None:
+    # What the stream's filter passes (INSERTs of EVENT# items), read as the dispatcher reads it.
+    pattern = stream_filter("webhook_dispatcher", event)
     for raw in event["Records"]:
         assert raw["dynamodb"]["Keys"]["sk"]["S"].startswith(pattern["dynamodb"]["Keys"]["sk"]["S"][0]["prefix"])
         stored = event_from_item(raw["dynamodb"]["NewImage"])
@@ -94,6 +102,18 @@ def check_job_events(event: Event) -> None:
             stored.sequence,
             stored.event_type,
             stored.job_id,
+        )
+
+
+def check_expired_jobs(event: Event) -> None:
+    # What the stream's filter passes (DynamoDB's TTL deletes of job items), read as the function reads it.
+    pattern = stream_filter("job_expiry", event)
+    for raw in event["Records"]:
+        assert {k: [v] for k, v in raw["userIdentity"].items()} == pattern["userIdentity"]
+        assert [raw["dynamodb"]["Keys"]["sk"]["S"]] == pattern["dynamodb"]["Keys"]["sk"]["S"]
+        assert job_owner(raw["dynamodb"]["OldImage"]) == (
+            raw["dynamodb"]["OldImage"]["tenantId"]["S"],
+            keys.job_id_of_partition(raw["dynamodb"]["Keys"]["pk"]["S"]),
         )
 
 
@@ -127,6 +147,7 @@ CHECKS: dict[str, Callable[[Event], object]] = {
     "job_sweeper": check_scheduled,
     "webhook_dispatcher": check_job_events,
     "webhook_retry": check_retry_messages,
+    "job_expiry": check_expired_jobs,
     "start_vendor_check": StartVendorCheckRequest.model_validate,
     "background_check_step": lambda event: BACKGROUND_CHECK_ACTIONS[event["action"]].model_validate(event),
     "order_stock": SagaTask.model_validate,

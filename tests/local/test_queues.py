@@ -269,3 +269,34 @@ def test_mapping_config_reads_a_sam_sqs_event() -> None:
 def test_mapping_config_rejects_what_lambda_or_the_local_stack_would_not_do(properties: dict[str, Any]) -> None:
     with pytest.raises(UnsupportedMappingProperty):
         SqsMappingConfig.from_template_event({"Queue": "arn:aws:sqs:us-east-1:1:work", **properties}, str)
+
+
+def test_a_slow_batch_holds_up_no_batch_received_after_it(sqs: Any) -> None:
+    url, arn = create_queue(sqs, "held", VisibilityTimeout="30")  # in flight: received once only
+    later_handled = threading.Event()
+
+    def behave(event: dict[str, Any]) -> None:
+        if event["Records"][0]["body"] == "slow":
+            # Fails the batch (so the test) unless the later batch is handled meanwhile.
+            assert later_handled.wait(timeout=10)
+        else:
+            later_handled.set()
+
+    function = RecordingFunction(behave)
+    poller = SqsPoller(
+        sqs,
+        function,
+        SqsMappingConfig(queue_arn=arn, batch_size=1),
+        wait_time_seconds=0,
+        poll_interval=0.01,
+        concurrent_batches=2,
+    )
+    send(sqs, url, "slow")
+    poller.start()
+    try:
+        wait_until(lambda: function.batches, "the slow batch")
+        send(sqs, url, "later")
+        wait_until(lambda: messages_left(sqs, url) == 0, "both messages, handled and deleted")
+    finally:
+        poller.stop()
+    assert [batch[0]["body"] for batch in function.batches] == ["slow", "later"]

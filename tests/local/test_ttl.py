@@ -16,7 +16,7 @@ import pytest
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_sources import Poller
 from jobgate_cli.local.streams import lambda_stream_record
-from jobgate_cli.local.ttl import TtlSweeper
+from jobgate_cli.local.ttl import TtlDeletions, TtlSweeper
 from tests.local.conftest import wait_until
 
 FIVE_YEARS = 5 * 365 * 24 * 3600
@@ -156,6 +156,26 @@ def test_deletions_emit_remove_stream_records(dynamodb: Any, streams: Any) -> No
     assert [record["eventName"] for record in records] == ["INSERT", "REMOVE"]
     assert records[1]["dynamodb"]["Keys"] == {"tenant": {"S": "acme"}, "id": {"S": "expired"}}
     assert records[1]["dynamodb"]["OldImage"]["expiresAt"] == {"N": str(int(NOW) - 10)}
+
+
+def test_the_sweepers_deletes_reach_functions_as_ttl_deletes_and_other_deletes_do_not(
+    dynamodb: Any, streams: Any
+) -> None:
+    stream_arn = create_table(dynamodb, "jobs", "expiresAt")
+    put(dynamodb, "jobs", "expired", expiresAt={"N": str(int(NOW) - 10)})
+    put(dynamodb, "jobs", "purged")
+    deletions = TtlDeletions()
+
+    TtlSweeper(dynamodb, clock=lambda: NOW, deletions=deletions).sweep_once()
+    dynamodb.delete_item(TableName="jobs", Key={"tenant": {"S": "acme"}, "id": {"S": "purged"}})
+
+    removes = [
+        lambda_stream_record(record, stream_arn, deletions)
+        for record in stream_records(streams, stream_arn)
+        if record["eventName"] == "REMOVE"
+    ]
+    identities = {r["dynamodb"]["Keys"]["id"]["S"]: r.get("userIdentity") for r in removes}
+    assert identities == {"expired": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}, "purged": None}
 
 
 def test_the_sweeper_runs_on_its_own_every_interval(dynamodb: Any) -> None:

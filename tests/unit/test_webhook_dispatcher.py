@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 import webhook_dispatcher
 from jobgate.store import keys
 from tests.conftest import load_event
-from webhook_dispatcher import JobOrderedProcessor, stored_event
+from webhook_dispatcher import job_ordered_processor, stored_event
 
 SAMPLE: dict[str, Any] = load_event("webhook_dispatcher_new_event.json")["Records"][0]
 
@@ -33,7 +33,9 @@ def stream_record(job_id: str, sequence: int) -> dict[str, Any]:
 
 
 def process(records: list[dict[str, Any]], handle: Any) -> PartialItemFailureResponse:
-    return process_partial_response(event={"Records": records}, record_handler=handle, processor=JobOrderedProcessor())
+    return process_partial_response(
+        event={"Records": records}, record_handler=handle, processor=job_ordered_processor(0)
+    )
 
 
 def failed(response: PartialItemFailureResponse) -> set[str]:

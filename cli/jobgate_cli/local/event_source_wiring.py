@@ -8,12 +8,12 @@ from typing import Any
 import boto3
 
 from jobgate_cli.local.endpoints import LocalEndpoints
-from jobgate_cli.local.queues import SqsMappingConfig, SqsPoller
+from jobgate_cli.local.queues import LAMBDA_CONCURRENT_BATCHES, SqsMappingConfig, SqsPoller
 from jobgate_cli.local.runtime import FunctionRuntime
 from jobgate_cli.local.schedules import ScheduledInvoker
 from jobgate_cli.local.streams import DynamoDBStreamPoller, StreamMappingConfig
 from jobgate_cli.local.template_model import LocalTemplate
-from jobgate_cli.local.ttl import TtlSweeper
+from jobgate_cli.local.ttl import TtlDeletions, TtlSweeper
 from jobgate_cli.sam_template import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 Stop = Callable[[], None]
@@ -56,6 +56,7 @@ def start_event_sources(
     sqs = endpoints.client("sqs", session)
     resolve = arn_resolver(template, dynamodb)
     stops: list[Stop] = []
+    ttl_deletions = TtlDeletions()
     for function in template.functions.values():
 
         def invoke(event: dict[str, Any], name: str = function.function_name) -> Any:
@@ -64,13 +65,15 @@ def start_event_sources(
         for properties in function.events_of_type("DynamoDB").values():
             stream_config = StreamMappingConfig.from_template_event(properties, resolve)
             if stream_config.enabled:
-                poller = DynamoDBStreamPoller(streams, sqs, invoke, stream_config, function_arn=function.arn)
+                poller = DynamoDBStreamPoller(
+                    streams, sqs, invoke, stream_config, function_arn=function.arn, ttl_deletions=ttl_deletions
+                )
                 poller.start()
                 stops.append(poller.stop)
         for properties in function.events_of_type("SQS").values():
             queue_config = SqsMappingConfig.from_template_event(properties, resolve)
             if queue_config.enabled:
-                sqs_poller = SqsPoller(sqs, invoke, queue_config)
+                sqs_poller = SqsPoller(sqs, invoke, queue_config, concurrent_batches=LAMBDA_CONCURRENT_BATCHES)
                 sqs_poller.start()
                 stops.append(sqs_poller.stop)
         for event_name, properties in function.events_of_type("Schedule").items():
@@ -80,7 +83,7 @@ def start_event_sources(
             if schedule is not None:
                 schedule.start()
                 stops.append(schedule.stop)
-    sweeper = TtlSweeper(dynamodb, interval=ttl_sweep_seconds)
+    sweeper = TtlSweeper(dynamodb, interval=ttl_sweep_seconds, deletions=ttl_deletions)
     sweeper.start()
     stops.append(sweeper.stop)
     return stops

@@ -3,9 +3,11 @@
 Like Lambda: long-poll the queue, gather up to BatchSize messages (waiting up to
 MaximumBatchingWindowInSeconds for more), invoke the function with Lambda's SQS event, delete
 the messages of a successful batch, and with ReportBatchItemFailures delete all but the
-reported ones. Failed messages (and those of a throttled invocation) are not touched: they
-reappear after the queue's visibility timeout, and the queue's own RedrivePolicy moves them to
-its dead-letter queue. moto 5.2.5 implements that redrive itself (on ReceiveMessage, a message
+reported ones. As Lambda's pollers do, several batches are in flight at once
+(`concurrent_batches`), so a slow invocation holds up no message received after it. Failed
+messages (and those of a throttled invocation) are not touched: they reappear after the
+queue's visibility timeout, and the queue's own RedrivePolicy moves them to its dead-letter
+queue. moto 5.2.5 implements that redrive itself (on ReceiveMessage, a message
 already received maxReceiveCount times goes to the DLQ instead of being delivered; measured and
 covered by the tests), so the poller does not repeat it.
 """
@@ -15,8 +17,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -47,6 +51,8 @@ MAX_MESSAGES_PER_RECEIVE: Final = 10
 MAX_BATCH_SIZE: Final = 10_000
 MAX_FIFO_BATCH_SIZE: Final = 10
 MAX_BATCHING_WINDOW_SECONDS: Final = 300
+# Lambda starts polling a standard queue with five concurrent batches (and scales up from there).
+LAMBDA_CONCURRENT_BATCHES: Final = 5
 # The system attributes Lambda puts in a record's "attributes".
 _LAMBDA_SYSTEM_ATTRIBUTES: Final = (
     "ApproximateReceiveCount",
@@ -176,10 +182,12 @@ class SqsPoller(BackgroundLoop):
         *,
         wait_time_seconds: int = 1,
         poll_interval: float = 0.1,
+        concurrent_batches: int = 1,
     ) -> None:
         """`wait_time_seconds`: the long-poll wait, in whole seconds as SQS takes it (it bounds how long stop() waits).
 
         `poll_interval`: the pause between receives while a batching window is open.
+        `concurrent_batches`: how many batches may be in flight at once.
         """
         super().__init__(name=f"sqs-poller:{config.queue_arn.split(':')[-1]}", idle_interval=poll_interval)
         self._sqs = sqs_client
@@ -189,6 +197,10 @@ class SqsPoller(BackgroundLoop):
         self._wait_time_seconds = wait_time_seconds
         self._poll_interval = poll_interval
         self._queue_url: str | None = None
+        # A slot is taken before receiving, so no message waits received but not invoked.
+        self._free_slots = threading.BoundedSemaphore(concurrent_batches)
+        self._concurrent_batches = concurrent_batches
+        self._in_flight: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         if not self._config.enabled:
@@ -196,12 +208,41 @@ class SqsPoller(BackgroundLoop):
             return
         # Resolve now, so that a mapping to a missing queue fails at start as CreateEventSourceMapping would.
         self._queue_url = queue_url_from_arn(self._sqs, self._config.queue_arn)
+        if self._in_flight is None:
+            self._in_flight = ThreadPoolExecutor(max_workers=self._concurrent_batches, thread_name_prefix=self.name)
         super().start()
 
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop receiving, then wait for the batches in flight (an invocation is never interrupted)."""
+        super().stop(timeout)
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.shutdown(wait=True)
+
     def poll_once(self) -> bool:
-        messages = self._receive_batch()
+        assert self._in_flight is not None  # started
+        if not self._free_slots.acquire(timeout=self._poll_interval):
+            return True  # every slot busy: try again, noticing a stop meanwhile
+        try:
+            messages = self._receive_batch()
+        except BaseException:
+            self._free_slots.release()
+            raise
         if not messages:
+            self._free_slots.release()
             return False
+        self._in_flight.submit(self._handle_batch, messages)
+        return True
+
+    def _handle_batch(self, messages: list[MessageTypeDef]) -> None:
+        try:
+            self._settle_batch(messages)
+        except Exception:
+            LOG.exception("%s: could not settle a batch; its messages reappear", self.name)
+        finally:
+            self._free_slots.release()
+
+    def _settle_batch(self, messages: list[MessageTypeDef]) -> None:
         delivered: list[dict[str, Any]] = []
         filtered_out: list[dict[str, Any]] = []
         for message in messages:
@@ -211,7 +252,6 @@ class SqsPoller(BackgroundLoop):
         self._delete(filtered_out)
         if delivered:
             self._delete(self._invoke_and_settle(delivered))
-        return True
 
     def _receive_batch(self) -> list[MessageTypeDef]:
         """Long-poll for a first message, then keep receiving until the batch is full or the window closes."""

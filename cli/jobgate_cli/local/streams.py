@@ -53,6 +53,7 @@ from jobgate_cli.local.event_sources import (
 from jobgate_cli.local.filters import RecordFilter, filter_patterns
 from jobgate_cli.local.queues import queue_url_from_arn
 from jobgate_cli.local.runtime import TooManyRequests
+from jobgate_cli.local.ttl import TtlDeletions
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -172,8 +173,11 @@ class StreamRecord:
     delivered: bool  # False: matches no filter, so Lambda drops it
 
 
-def lambda_stream_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
-    """Lambda's form of a GetRecords record: eventVersion 1.1, epoch-seconds creation time, base64 binaries."""
+def lambda_stream_record(
+    raw: Mapping[str, Any], stream_arn: str, ttl_deletions: TtlDeletions | None = None
+) -> dict[str, Any]:
+    """Lambda's form of a GetRecords record: eventVersion 1.1, epoch-seconds creation time, base64 binaries;
+    a REMOVE of an item the local TTL sweeper deleted (`ttl_deletions`) carries DynamoDB's TTL identity."""
     source = raw["dynamodb"]
     dynamodb: dict[str, Any] = {
         # DynamoDB Streams rounds the creation time down to the second.
@@ -185,6 +189,13 @@ def lambda_stream_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, A
     for name in ("SequenceNumber", "SizeBytes", "StreamViewType"):
         dynamodb[name] = source[name]
     event_name, user_identity = _event_name_and_identity(raw)
+    if (
+        event_name == "REMOVE"
+        and user_identity is None
+        and ttl_deletions is not None
+        and ttl_deletions.includes(stream_arn.split("/")[1], raw["dynamodb"]["Keys"])
+    ):
+        user_identity = dict(TTL_USER_IDENTITY)
     record: dict[str, Any] = {
         "eventID": raw["eventID"],
         "eventName": event_name,
@@ -297,10 +308,12 @@ class DynamoDBStreamPoller(BackgroundLoop):
         shard_refresh_interval: float = 5.0,
         retry_delay: float = 1.0,
         clock: Callable[[], float] = time.time,
+        ttl_deletions: TtlDeletions | None = None,
     ) -> None:
         """`function_arn` goes into on-failure records. `poll_interval`: how often an idle shard is read (Lambda
         reads 4 times a second). `shard_refresh_interval`: how often the shard list is re-read. `retry_delay`: the
         pause before retrying a failed batch. `clock` gives epoch seconds, for record ages and timestamps.
+        `ttl_deletions`: the local TTL sweeper's deletes, whose REMOVE records get DynamoDB's TTL identity.
         """
         super().__init__(
             name=f"ddb-stream-poller:{config.stream_arn.split('/')[1]}", idle_interval=shard_refresh_interval
@@ -311,6 +324,7 @@ class DynamoDBStreamPoller(BackgroundLoop):
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
         self.clock = clock
+        self.ttl_deletions = ttl_deletions
         self.record_filter = RecordFilter(config.filter_patterns)
         self._sqs = sqs_client
         self._invoke = invoke
@@ -540,7 +554,7 @@ class _ShardReader(BackgroundLoop):
         return bool(response.get("Records"))
 
     def _stream_record(self, raw: Mapping[str, Any]) -> StreamRecord:
-        lambda_record = lambda_stream_record(raw, self.mapping.config.stream_arn)
+        lambda_record = lambda_stream_record(raw, self.mapping.config.stream_arn, self.mapping.ttl_deletions)
         return StreamRecord(
             lambda_record=lambda_record,
             sequence_number=raw["dynamodb"]["SequenceNumber"],

@@ -8,7 +8,9 @@ top-level Number (epoch seconds) below the current time and no more than five ye
 past; items without the attribute, or with another type, are left alone (a Number comparison
 never matches another type). Each delete is conditioned on the value seen, so an item whose
 TTL was changed meanwhile stays. The deletes go through the ordinary API, so the table's
-stream gets REMOVE records, as with DynamoDB's own TTL deletes.
+stream gets REMOVE records, as with DynamoDB's own TTL deletes; the sweeper notes each one in
+`TtlDeletions`, so the stream pollers give those records the service identity DynamoDB gives
+its own (and filters on `userIdentity` work as deployed).
 
 The sweep is incremental: one filtered scan page (at most PAGE_ITEMS items read) at a time,
 with a pause between pages, so a large table costs the engine a bounded share of its time
@@ -17,9 +19,12 @@ instead of a table-wide scan in one go; a new pass starts `interval` seconds aft
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,6 +43,34 @@ MAX_EXPIRED_AGE_SECONDS: Final = 5 * 365 * 24 * 3600
 PAGE_ITEMS: Final = 500
 # Between two pages of a pass: writers get the engine to themselves at least this long.
 PAGE_PAUSE_SECONDS: Final = 0.02
+
+
+class TtlDeletions:
+    """The items the sweeper deleted (the last `limit`), by table and key: a REMOVE record of
+    one of them is a TTL delete. Every stream poller of the table asks, so nothing is consumed."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._deleted: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def add(self, table_name: str, key: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._deleted[_entry(table_name, key)] = None
+            while len(self._deleted) > self._limit:
+                self._deleted.popitem(last=False)
+
+    def discard(self, table_name: str, key: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._deleted.pop(_entry(table_name, key), None)
+
+    def includes(self, table_name: str, key: Mapping[str, Any]) -> bool:
+        with self._lock:
+            return _entry(table_name, key) in self._deleted
+
+
+def _entry(table_name: str, key: Mapping[str, Any]) -> tuple[str, str]:
+    return table_name, json.dumps(key, sort_keys=True)
 
 
 @dataclass
@@ -62,9 +95,11 @@ class TtlSweeper(BackgroundLoop):
         clock: Callable[[], float] = time.time,
         page_items: int = PAGE_ITEMS,
         page_pause: float = PAGE_PAUSE_SECONDS,
+        deletions: TtlDeletions | None = None,
     ) -> None:
         super().__init__(name="ttl-sweeper", idle_interval=min(interval, 0.5))
         self._dynamodb = dynamodb_client
+        self._deletions = deletions or TtlDeletions()
         self._clock = clock
         self._interval = interval
         self._page_items = page_items
@@ -145,6 +180,7 @@ class TtlSweeper(BackgroundLoop):
         return [name for page in self._dynamodb.get_paginator("list_tables").paginate() for name in page["TableNames"]]
 
     def _delete_if_unchanged(self, table_name: str, key: dict[str, Any], ttl_attribute: str, expires_at: str) -> bool:
+        self._deletions.add(table_name, key)  # before the delete: its stream record may be read at once
         try:
             self._dynamodb.delete_item(
                 TableName=table_name,
@@ -154,6 +190,7 @@ class TtlSweeper(BackgroundLoop):
                 ExpressionAttributeValues={":seen": {"N": expires_at}},
             )
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            self._deletions.discard(table_name, key)
             LOG.debug("%s: TTL of %s changed (or item gone) since the scan; kept", table_name, key)
             return False
         return True

@@ -18,5 +18,10 @@ def new_upload_id() -> str:
     return f"upl_{ULID()}"
 
 
+def new_attempt_id() -> str:
+    """Names one attempt to complete a job (its result object's key)."""
+    return str(ULID()).lower()
+
+
 def is_job_id(value: str) -> bool:
     return bool(JOB_ID_PATTERN.match(value))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from jobgate.store.jobs import (
     EventPage,
     IdempotencyClaim,
     IdempotencyKeyReused,
+    Item,
     JobPage,
     JobStore,
 )
@@ -259,13 +260,16 @@ class JobService:
 
     # --- changes from the workflow --------------------------------------------------------
 
-    def apply(self, job_id: str, change: JobChange) -> Job:
-        """Apply one change under optimistic locking; IllegalTransition if the machine refuses it."""
-        applied = self._change(job_id, lambda job, now: apply_change(job, change, now))
+    def apply(self, job_id: str, change: JobChange, with_items: Sequence[Item] = ()) -> Job:
+        """Apply one change under optimistic locking; IllegalTransition if the machine refuses it.
+        `with_items` are written in the same transaction, only if the change is."""
+        applied = self._change(job_id, lambda job, now: apply_change(job, change, now), with_items)
         assert applied is not None  # the plan above always plans a change
         return applied
 
-    def _change(self, job_id: str, plan: Callable[[Job, datetime], AppliedChange | None]) -> Job | None:
+    def _change(
+        self, job_id: str, plan: Callable[[Job, datetime], AppliedChange | None], with_items: Sequence[Item] = ()
+    ) -> Job | None:
         """Read the job, plan a change (None: nothing to do) and save it on the version read; when
         another writer got in between (parallel steps, a cancel racing a task), start again."""
 
@@ -277,7 +281,7 @@ class JobService:
             applied = plan(job, now)
             if applied is None:
                 return None
-            return applied.job if self._jobs.save_change(job, applied, now) else CONFLICT
+            return applied.job if self._jobs.save_change(job, applied, now, with_items) else CONFLICT
 
         # TransientStoreError is what state machines retry.
         return retry_on_conflict(
@@ -335,19 +339,23 @@ class JobService:
             raise JobCancelled(f"job {job_id} is {refusal.current}; progress not recorded") from None
 
     def complete(self, job_id: str, result: Any) -> Job | None:
-        """Store the result, then succeed the job; None (and no result kept) if that is refused."""
+        """Succeed the job with its result, both in one write; None (and no result kept) if refused.
+
+        Of two completes racing, one commits; the other keeps nothing and removes only its own
+        object. A write that failed without an answer may still have committed: its object
+        stays (it is the job's result then, or it goes when the job expires)."""
         job = self._jobs.get(job_id)
         if job is None:
             raise JobNotFound(job_id)
         if job.status is not JobStatus.RUNNING:
             return None
         keep_until = self._clock() + timedelta(seconds=job.retention_seconds)
-        self._results.put(job.tenant_id, job_id, json.dumps(result, separators=(",", ":")), keep_until)
-        succeeded = self.try_apply(job_id, SucceedJob())
-        if succeeded is None:
-            stored = self._results.get(job_id)
-            if stored is not None and stored.object_key is not None:
-                self._results.delete_object(stored.object_key)
+        prepared = self._results.prepare(job.tenant_id, job_id, json.dumps(result, separators=(",", ":")), keep_until)
+        try:
+            succeeded = self.apply(job_id, SucceedJob(), with_items=[prepared.item])
+        except IllegalTransition:
+            self._results.discard(prepared)
+            return None
         return succeeded
 
     def fail(self, job_id: str, error: JobError) -> Job | None:

@@ -21,7 +21,7 @@ def job_service(settings: Settings | None = None, registry: JobTypeRegistry | No
     return JobService(
         settings=settings,
         jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
-        results=ResultStore(aws.dynamodb(), aws.s3(), settings.jobs_table_name, settings.artifacts_bucket_name),
+        results=result_store(settings),
         executions=Executions(aws.stepfunctions()),
         registry=registry or load_registry(settings.job_type_modules),
     )
@@ -38,6 +38,11 @@ def job_sweeper(settings: Settings | None = None) -> JobSweeper:
         settings=settings,
         bounds=SweeperSettings.from_environment(),
     )
+
+
+def result_store(settings: Settings | None = None) -> ResultStore:
+    settings = settings or Settings.from_environment()
+    return ResultStore(aws.dynamodb(), aws.s3(), settings.jobs_table_name, settings.artifacts_bucket_name)
 
 
 def tenant_store(settings: Settings | None = None) -> TenantStore:

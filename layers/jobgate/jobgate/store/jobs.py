@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -143,10 +143,15 @@ class JobStore:
             raise IdempotencyKeyReused(claim.key)
         return CreateOutcome(job_id=item["createdJobId"]["S"], created=False)
 
-    def save_change(self, before: Job, applied: AppliedChange, now: datetime) -> bool:
-        """Persist a job change and its event atomically; False if the job moved meanwhile."""
+    def save_change(self, before: Job, applied: AppliedChange, now: datetime, with_items: Sequence[Item] = ()) -> bool:
+        """Persist a job change and its event atomically, and `with_items` in the same
+        transaction (a result goes with the success); False if the job moved meanwhile."""
         event_ttl = applied.job.expires_at or (now + EVENT_BACKSTOP_TTL)
         token = new_write_token()
+        # No condition of their own: the job's version condition decides for the whole write.
+        companions: list[TransactWriteItemTypeDef] = [
+            {"Put": {"TableName": self._table, "Item": i}} for i in with_items
+        ]
         try:
             transact_once(
                 self._client,
@@ -166,6 +171,7 @@ class JobStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
+                    *companions,
                 ],
                 token,
             )
@@ -338,6 +344,11 @@ def _job_item(job: Job, write_token: str) -> Item:
 
 def _job_from_item(item: Item) -> Job:
     return Job.model_validate_json(item["doc"]["S"])
+
+
+def job_owner(item: Mapping[str, Any]) -> tuple[str, str]:
+    """(tenant id, job id) of a job item, or of its image in the table's stream."""
+    return item["tenantId"]["S"], item["jobId"]["S"]
 
 
 def _event_item(job: Job, event: JobEvent, ttl: datetime) -> Item:

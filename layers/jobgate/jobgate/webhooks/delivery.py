@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 RESPONSE_BODY_LIMIT = 1024
 MAX_SQS_DELAY_SECONDS = 900  # SQS caps DelaySeconds at 15 minutes: longer waits hop.
+# What an attempt may take after its exchange: recording it, scheduling its retry.
+RECORDING_SECONDS = 5.0
 
 
 class RetryMessage(BaseModel):
@@ -63,12 +65,17 @@ Sender = Callable[[str, bytes, dict[str, str], Settings], AttemptResponse]
 
 
 def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> AttemptResponse:
-    """One POST to the callback, to an address the SSRF rules allow; never raises."""
+    """One POST to the callback, to an address the SSRF rules allow; never raises.
+
+    The whole exchange, the answer's first KiB included, must end within the attempt timeout:
+    a receiver that never answers and one that trickles bytes are both cut off then.
+    """
     started = time.monotonic()
 
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    deadline = pinned_http.Deadline(settings.webhook_attempt_timeout_seconds)
     try:
         addresses = ssrf.resolve_callback_url(url, _allow_list(settings))
         response = pinned_http.send_pinned(
@@ -79,12 +86,20 @@ def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Set
             body=body,
             connect_timeout=settings.webhook_connect_timeout_seconds,
             read_timeout=settings.webhook_attempt_timeout_seconds,
+            deadline=deadline,
         )
+        prefix = pinned_http.read_body_prefix(response, RESPONSE_BODY_LIMIT)
     except ssrf.CallbackRefused as refused:
         return AttemptResponse(None, None, None, f"refused: {refused}", elapsed())
     except Exception as error:  # noqa: BLE001 - any transport failure is a failed attempt, recorded
-        return AttemptResponse(None, None, None, f"{type(error).__name__}: {error}"[:500], elapsed())
-    prefix = pinned_http.read_body_prefix(response, RESPONSE_BODY_LIMIT)
+        if not deadline.expired:
+            return AttemptResponse(None, None, None, f"{type(error).__name__}: {error}"[:500], elapsed())
+    finally:
+        deadline.cancel()
+    if deadline.expired:
+        # Even an answer that parsed: a cut-off looks like the end of the headers or the body.
+        timed_out = f"timed out: no complete answer within {settings.webhook_attempt_timeout_seconds:g} s"
+        return AttemptResponse(None, None, None, timed_out, elapsed())
     return AttemptResponse(
         status_code=response.status_code,
         body=prefix.decode("utf-8", errors="replace"),
@@ -127,6 +142,11 @@ class WebhookService:
         self._rng = rng or random.Random()
         self._tenants_seen: dict[str, Tenant | None] = {}
         self._gone_seen: dict[str, bool] = {}
+
+    @property
+    def longest_attempt_seconds(self) -> float:
+        """The most one attempt takes, recorded and rescheduled: start one only with this much time left."""
+        return self._settings.webhook_attempt_timeout_seconds + RECORDING_SECONDS
 
     def first_attempt(self, event: StoredEvent) -> DeliveryAttempt | None:
         """The stream's new event: deliver it now if its callback wants it (None if not)."""

@@ -1,0 +1,109 @@
+"""One slow receiver delays nobody else's webhooks: neither first attempts nor retries nor redeliveries.
+
+While one receiver holds every request and another trickles bytes forever, the healthy
+receivers' deliveries arrive, each while the slow attempts are still held (none of them is
+recorded yet: an attempt is recorded when it ends). Then the slow ones are cut off at the
+attempt timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+
+from jobgate_cli.local.stack import LocalStack
+from tests.e2e.conftest import Client, eventually, start_local_stack
+from tests.e2e.receivers import Receiver, running, trickling
+
+# Long enough that the whole test's healthy deliveries fit into one slow attempt on a busy machine.
+ATTEMPT_TIMEOUT_SECONDS = 30
+TRICKLED_ANSWER = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 4000
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    stack = start_local_stack(
+        parameter_overrides={
+            "WebhookRetrySchedule": "1",
+            "WebhookAttemptTimeoutSeconds": str(ATTEMPT_TIMEOUT_SECONDS),
+        }
+    )
+    yield stack
+    stack.stop()
+
+
+def succeeded_event(client: Client, job_id: str) -> int:
+    events = client.request("GET", f"/jobs/{job_id}/events").json()["items"]
+    sequence: int = next(e["sequence"] for e in events if e["type"] == "job.succeeded")
+    return sequence
+
+
+def redeliver(client: Client, job_id: str) -> None:
+    sequence = succeeded_event(client, job_id)
+    response = client.request("POST", f"/jobs/{job_id}/deliveries/{sequence}/redeliver")
+    assert response.status_code == 202, response.text
+
+
+def attempts(client: Client, job_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = client.request("GET", f"/jobs/{job_id}/deliveries").json()["items"]
+    return items
+
+
+def submit(client: Client, url: str) -> str:
+    job = client.submit({"steps": 1, "stepSeconds": 0}, callback={"url": url, "events": ["job.succeeded"]})
+    client.wait_until_terminal(job["id"])
+    job_id: str = job["id"]
+    return job_id
+
+
+def test_a_hanging_and_a_trickling_receiver_delay_no_other_delivery(client: Client) -> None:
+    # The slow receivers refuse their first attempt at once (so the stream moves on) and hold
+    # every later one: their retries are held in the retry function.
+    with (
+        running(Receiver(hang=True, refuse_first=1)) as hanging,
+        trickling(b"", TRICKLED_ANSWER, interval=1.0, refuse_first=1) as trickler,
+        running(Receiver()) as healthy,
+        running(Receiver(refuse_first=2)) as flaky,
+    ):
+        healthy_job = submit(client, healthy.url)
+        eventually(lambda: healthy.events_of(healthy_job), lambda found: len(found) == 1)
+
+        slow_jobs = [submit(client, hanging.url), submit(client, trickler.url)]
+
+        def held() -> tuple[int, int]:
+            return hanging.begun, trickler.connections
+
+        eventually(held, lambda counts: counts == (2, 2))  # refused, then retried and held
+
+        # Meanwhile: a redelivery to a healthy receiver, and new jobs whose first attempt is
+        # refused, so that their events arrive through the retry queue.
+        redeliver(client, healthy_job)
+        retried_jobs = [submit(client, flaky.url), submit(client, flaky.url)]
+        eventually(lambda: healthy.events_of(healthy_job), lambda found: len(found) == 2)
+        for job_id in retried_jobs:
+            eventually(partial(flaky.events_of, job_id), lambda found: len(found) == 1)
+        assert flaky.refused == 2
+        assert [a["outcome"] for job_id in retried_jobs for a in attempts(client, job_id)] == [
+            "retrying",
+            "delivered",
+        ] * 2
+
+        # All of that arrived while both slow retries were still held: only the refused first
+        # attempts are recorded (an attempt is recorded when it ends).
+        assert [[a["attempt"] for a in attempts(client, job_id)] for job_id in slow_jobs] == [[1], [1]]
+        assert held() == (2, 2)
+        assert hanging.received == []
+
+        # The slow retries end at the attempt timeout, the trickling one as well.
+        for job_id in slow_jobs:
+            ended = eventually(
+                partial(attempts, client, job_id),
+                lambda found: len(found) == 2,
+                timeout=3 * ATTEMPT_TIMEOUT_SECONDS,
+            )
+            assert ended[1]["outcome"] == "failed"
+            assert ended[1]["error"] == f"timed out: no complete answer within {ATTEMPT_TIMEOUT_SECONDS} s"
+        assert trickler.was_cut_off.wait(timeout=10)
