@@ -356,18 +356,25 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES, since: int = 0) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class LogFollower(threading.Thread):
-    """--verbose: copies the stack's log to stderr as it grows."""
+class StoppableThread(threading.Thread):
+    """A daemon thread that runs until `stop()`: `run` waits on `self._stopping` between rounds."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="bench-log", daemon=True)
-        self.path = path
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self._stopping = threading.Event()
 
     def stop(self) -> None:
         self._stopping.set()
         if self.ident is not None:
             self.join(5)
+
+
+class LogFollower(StoppableThread):
+    """--verbose: copies the stack's log to stderr as it grows."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("bench-log")
+        self.path = path
 
     def run(self) -> None:
         with self.path.open("rb") as log:
@@ -1039,19 +1046,13 @@ def expected_webhooks(timelines: dict[str, list[Json] | None]) -> set[tuple[str,
 # ---------------------------------------------------------------- the run
 
 
-class ExitWatch(threading.Thread):
+class ExitWatch(StoppableThread):
     """Ends the run (sets `abort`) if the stack's process exits before it is told to stop."""
 
     def __init__(self, stack: StackProcess, abort: threading.Event) -> None:
-        super().__init__(name="bench-exit-watch", daemon=True)
+        super().__init__("bench-exit-watch")
         self.stack, self.abort = stack, abort
         self.exit_code: int | None = None
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self.ident is not None:
-            self.join(5)
 
     def run(self) -> None:
         while not self._stopping.wait(1.0):
@@ -1220,17 +1221,13 @@ def settle(receiver: Receiver, expected: set[tuple[str, int]], cap: float, quiet
     }
 
 
-class Progress(threading.Thread):
+class Progress(StoppableThread):
     """A line on stderr every few seconds while the run goes on (--progress)."""
 
     def __init__(self, jobs: Jobs, http: Http, receiver: Receiver, memory: MemoryMonitor, total: int) -> None:
-        super().__init__(name="bench-progress", daemon=True)
+        super().__init__("bench-progress")
         self.jobs, self.http, self.receiver, self.memory, self.total = jobs, http, receiver, memory, total
-        self._stopping = threading.Event()
         self.began = time.monotonic()
-
-    def stop(self) -> None:
-        self._stopping.set()
 
     def run(self) -> None:
         while not self._stopping.wait(5):
