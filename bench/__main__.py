@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                      # every item built so far
     .venv/bin/python -m bench load --jobs 300      # one item (make bench BENCH=load BENCH_ARGS="--jobs 300")
     .venv/bin/python -m bench bulk-import --rows 20000
+    .venv/bin/python -m bench cost --type my-type --input @job.json   # meter your own job type
 
 Each item prints its table and writes its own key of bench/results/latest.json, keeping the
 others'. A fresh interpreter per item keeps one item's memory out of the next one's figures.
@@ -19,6 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # BENCH.md item -> script; in the order `make bench` runs them.
 ITEMS = {
+    "cost": HERE / "cost.py",  # item 1
     "cold-start": HERE / "cold_start.py",  # item 2
     "load": HERE / "load.py",  # item 3
     "bulk-import": HERE / "bulk_import.py",  # item 4
@@ -30,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("items", nargs="*", metavar="ITEM", help=f"items to run: {', '.join(ITEMS)} (default all)")
-    parser.add_argument("--jobs", type=int, help="load: demo jobs to submit (default 1000)")
+    parser.add_argument(
+        "--jobs", type=int, help="load: demo jobs to submit (default 1000); cost: jobs side by side per round (3)"
+    )
+    parser.add_argument("--type", help="cost: meter this job type instead of the reference jobs")
+    parser.add_argument("--input", help="cost: the job type's input, JSON or @file")
     parser.add_argument("--clients", type=int, help="load: concurrent client threads (default 16)")
     parser.add_argument("--rate", type=float, help="load: submits per second, all clients (default: back to back)")
     parser.add_argument("--deadline", type=float, help="load and bulk-import: seconds before an item gives up")
@@ -50,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         + write,
         "bulk-import": _flags(rows=args.rows, deadline=args.deadline) + write,
         "cold-start": _flags(rounds=args.rounds) + write,
+        "cost": _flags(jobs=args.jobs, type=args.type, input=args.input) + write,
     }
     failed: list[str] = []
     for item in items:
@@ -65,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _flags(**values: float | None) -> list[str]:
+def _flags(**values: float | str | None) -> list[str]:
     return [part for name, value in values.items() if value is not None for part in (f"--{name}", str(value))]
 
 

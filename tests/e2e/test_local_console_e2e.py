@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from jobgate_cli.billing.prices import Unit
 from tests.e2e.conftest import API_KEY, SECRET, eventually
 from tests.e2e.receivers import Receiver, running
 
@@ -58,14 +60,18 @@ def alive(pid: int) -> bool:
         return False
 
 
-def start_jobgate_local() -> tuple[subprocess.Popen[str], list[str]]:
+def start_jobgate_local(*options: str) -> tuple[subprocess.Popen[str], list[str]]:
     """`jobgate local` on free ports with the test tenant; its output lines are collected as they come."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobgate_cli.main", "local", "--port", "0", "--aws-port", "0", "--dynamodb-port", "0"],
+        [
+            *(sys.executable, "-m", "jobgate_cli.main", "local"),
+            *("--port", "0", "--aws-port", "0", "--dynamodb-port", "0", *options),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "JOBGATE_TENANTS": f"acme:{API_KEY}:{SECRET}"},
+        # The code under test (conftest's path), not whichever jobgate_cli the interpreter has installed.
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "JOBGATE_TENANTS": f"acme:{API_KEY}:{SECRET}"},
     )
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
@@ -128,3 +134,32 @@ def test_sigterm_while_the_stack_starts_stops_it_within_10_s() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_jobgate_local_with_a_meter_writes_the_bill_of_what_it_served_at_sigterm(tmp_path: Path) -> None:
+    bill = tmp_path / "bill.json"
+    process, output = start_jobgate_local("--meter", str(bill))
+    try:
+        banner = eventually(lambda: "".join(output), lambda text: "Ctrl-C stops" in text, timeout=120)
+        api = re.search(r"API\s+(http://127\.0\.0\.1:\d+)", banner)
+        assert api, banner
+        assert str(bill) in banner
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {API_KEY}"
+        for _ in range(3):
+            assert session.get(f"{api.group(1)}/jobs", timeout=30).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(STOP_SECONDS + 5) == 0, "".join(output)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = json.loads(bill.read_text())["lines"]
+
+    def billed(unit: Unit) -> float:
+        return float(sum(line["quantity"] for line in lines if line["unit"] == unit.value))
+
+    # three requests, each one HTTP API request and one invocation of the API function
+    assert billed(Unit.API_REQUEST) == 3
+    assert billed(Unit.LAMBDA_REQUEST) == 3
+    assert billed(Unit.DYNAMODB_RRU) > 0  # the key's tenant, the listing

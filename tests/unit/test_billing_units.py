@@ -97,7 +97,7 @@ def test_a_standard_execution_bills_each_state_entered_and_each_retry() -> None:
 
 def test_each_invocation_bills_a_request_and_its_memory_times_duration() -> None:
     meter = Meter()
-    billing = LambdaBilling(meter, {"local-demo-step": 256})
+    billing = LambdaBilling(lambda name: meter, {"local-demo-step": 256})
     for duration_ms in (12.3, 100.0):
         billing(InvocationRecord("local-demo-step", "request-id", duration_ms, cold_start=False, error_type=None))
     assert meter.quantity(Unit.LAMBDA_REQUEST) == 2

@@ -29,6 +29,26 @@ class Unit(StrEnum):
     S3_READ_REQUEST = "S3 GET or other request"
     LOG_BYTE = "CloudWatch Logs byte ingested (standard)"
 
+    @property
+    def service(self) -> str:
+        return _SERVICES[self]
+
+
+_SERVICES: Final[dict[Unit, str]] = {
+    Unit.API_REQUEST: "API Gateway",
+    Unit.LAMBDA_REQUEST: "Lambda",
+    Unit.LAMBDA_GB_SECOND: "Lambda",
+    Unit.SFN_STANDARD_TRANSITION: "Step Functions",
+    Unit.SFN_EXPRESS_REQUEST: "Step Functions",
+    Unit.SFN_EXPRESS_GB_SECOND: "Step Functions",
+    Unit.DYNAMODB_WRU: "DynamoDB",
+    Unit.DYNAMODB_RRU: "DynamoDB",
+    Unit.SQS_REQUEST: "SQS",
+    Unit.S3_WRITE_REQUEST: "S3",
+    Unit.S3_READ_REQUEST: "S3",
+    Unit.LOG_BYTE: "CloudWatch Logs",
+}
+
 
 @dataclass(frozen=True)
 class Price:

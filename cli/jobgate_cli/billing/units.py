@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 KIB: Final = 1024
 API_REQUEST_BYTES: Final = 512 * KIB  # an HTTP API request is metered per 512 KB
@@ -37,6 +37,40 @@ def express_gb_seconds(memory_used_mb: float, duration_ms: float) -> float:
 def sqs_requests(payload_bytes: int) -> int:
     """One SQS request (a batch included) is one request per started 64 KB of its payload."""
     return max(1, math.ceil(payload_bytes / SQS_CHUNK_BYTES))
+
+
+S3Tier = Literal["write", "read"]
+
+
+def s3_request_tier(method: str, path: str) -> S3Tier | None:
+    """The price tier of one path-style S3 request (`/bucket` or `/bucket/key`); None: free.
+
+    PUT, COPY (a PUT), POST and LIST (a GET of the bucket) are the dearer tier; GET, HEAD and
+    the other requests the cheaper one; DELETE is free.
+    """
+    method = method.upper()
+    if method == "DELETE":
+        return None
+    if method in ("PUT", "POST"):
+        return "write"
+    on_bucket = "/" not in path.strip("/")
+    return "write" if method == "GET" and on_bucket else "read"
+
+
+def lambda_platform_log_bytes(request_id: str, duration_ms: float, memory_mb: int, cold_start: bool) -> int:
+    """Bytes of the START, END and REPORT lines Lambda writes to the function's log per invocation.
+
+    Not known locally, and taken as the same length: Max Memory Used (three digits) and a cold
+    start's Init Duration (that of the whole invocation).
+    """
+    init = f"Init Duration: {duration_ms:.2f} ms\t" if cold_start else ""
+    lines = (
+        f"START RequestId: {request_id} Version: $LATEST\n"
+        f"END RequestId: {request_id}\n"
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {math.ceil(duration_ms)} ms"
+        f"\tMemory Size: {memory_mb} MB\tMax Memory Used: 100 MB\t{init}\n"
+    )
+    return len(lines.encode())
 
 
 # ------------------------------------------------------------------ DynamoDB

@@ -68,6 +68,13 @@ def add_local_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default=os.environ.get(FAULTS_VARIABLE, ""),
         help='AWS faults injected into the functions\' calls, e.g. "dynamodb:throttle=0.05,sfn:timeout=0.02".',
     )
+    local.add_argument(
+        "--meter",
+        type=Path,
+        metavar="FILE",
+        help="Count every billable unit as AWS bills it and write the bill (JSON) to FILE every 5 s and at "
+        "Ctrl-C; the functions then log at the template's LogLevel, as deployed (docs/local-stack.md).",
+    )
     local.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="The SAM template to run.")
     local.add_argument("--verbose", action="store_true", help="Also print the functions' Powertools JSON logs.")
     local.set_defaults(run=run_local)
@@ -95,6 +102,7 @@ def run_local(args: argparse.Namespace) -> int:
             time_scale=args.time_scale,
             concurrency=args.concurrency,
             faults=args.faults,
+            meter_file=args.meter.resolve() if args.meter else None,
             tenants=tenants,
             verbose=args.verbose,
             log=sys.stdout,
@@ -131,6 +139,8 @@ def run_local(args: argparse.Namespace) -> int:
     stopping.wait()
     print("\nStopping the local stack...", flush=True)
     _stop(stack)
+    if args.meter:
+        print(f"The meter's bill is in {args.meter}.", flush=True)
     return 0
 
 
@@ -164,6 +174,10 @@ def print_banner(stack: LocalStack) -> None:
             f"  API key           {credentials.api_key}",
             f"  Webhook secret    {credentials.webhook_secret}",
         ]
+    if stack.config.meter_file is not None:
+        lines.append(f"  Meter             {stack.config.meter_file}   (the bill so far, every 5 s)")
+        if stack.config.time_scale != 1:
+            lines.append("                    the time scale is not 1: durations are not those of AWS")
     key = stack.credentials[0].api_key
     lines += [
         "",

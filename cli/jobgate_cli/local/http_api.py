@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from flask import Request, Response, jsonify, make_response
+from flask import Request, Response, jsonify, make_response, request
 from samcli.lib.providers.provider import Api
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.event_constructor import construct_v2_event_http
@@ -26,6 +27,8 @@ from jobgate_cli.local.runtime import FunctionError, FunctionRuntime, TooManyReq
 
 # What API Gateway answers when Lambda throttles the integration (it maps Lambda's 429 to 500).
 THROTTLED_BODY = {"message": "Internal Server Error"}
+# Told each answered request: (bytes of the request's body, bytes of the response's body).
+RequestListener = Callable[[int, int], None]
 
 
 class InProcessLambdaRunner:
@@ -104,13 +107,22 @@ class ProblemRequestHandler(WSGIRequestHandler):
 
 
 class LocalHttpApi:
-    def __init__(self, api: Api, runtime: FunctionRuntime, host: str, port: int) -> None:
+    def __init__(
+        self, api: Api, runtime: FunctionRuntime, host: str, port: int, on_request: RequestListener | None = None
+    ) -> None:
         self.host = host
         self.port = port
         service = ApiGatewayLikeService(api=api, lambda_runner=InProcessLambdaRunner(runtime), port=port, host=host)
         service.create()
         self._app = service._app
         self._app.register_error_handler(TooManyRequests, answer_throttled)
+        if on_request is not None:
+
+            def tell(response: Response) -> Response:
+                on_request(len(request.get_data()), len(response.get_data()))
+                return response
+
+            self._app.after_request(tell)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

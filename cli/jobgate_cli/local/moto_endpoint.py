@@ -10,22 +10,31 @@ Hooks into moto internals (there is no documented one; moto is pinned):
   Functions names it `Lambda.<error code>` (`Lambda.TooManyRequestsException`), as moto does
   for `arn:aws:states:::lambda:invoke` tasks, so Retry/Catch on it match;
 - Step Functions executions end in `BaseExecutionWorkerCommunication.terminated()`; we
-  turn that into the "Step Functions Execution Status Change" event AWS sends EventBridge.
+  turn that into the "Step Functions Execution Status Change" event AWS sends EventBridge,
+  and hand the execution's history to the history listeners (the meter's transitions).
+
+Every request the server answers can be told to call listeners (`on_aws_call`, the meter's
+SQS and S3 requests): a WSGI wrapper around moto's application sees it whole.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import requests
 from botocore.exceptions import ClientError
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
@@ -37,6 +46,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_la
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+from werkzeug.serving import make_server
 
 from jobgate_cli.local.endpoints import refuse_if_taken
 from jobgate_cli.local.runtime import FunctionRuntime, TooManyRequests
@@ -44,9 +54,12 @@ from jobgate_cli.moto_fixes import speed_up_step_functions, stop_tracking_model_
 from jobgate_cli.sam_template import LOCAL_REGION
 
 ExecutionListener = Callable[[dict[str, Any]], None]
+# (the status change event's detail, the execution's history events as GetExecutionHistory lists them)
+HistoryListener = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 
 _runtime: FunctionRuntime | None = None
 _execution_listeners: list[ExecutionListener] = []
+_history_listeners: list[HistoryListener] = []
 _original_terminated = BaseExecutionWorkerCommunication.terminated
 _original_invoke_lambda = LambdaFunction._invoke_lambda
 _original_invoke = LambdaFunction.invoke
@@ -103,6 +116,14 @@ def _lambda_task_error_as_step_functions_names_it(self: StateTaskLambda, env: En
 def _terminated_with_event(self: BaseExecutionWorkerCommunication) -> None:
     _original_terminated(self)
     detail = execution_status_detail(self.execution)
+    if _history_listeners:
+        # moto keeps each event's type as an Enum; the API (and the listeners) spell its value.
+        events = [
+            {**event, "type": str(getattr(event["type"], "value", event["type"]))}
+            for event in self.execution.to_history_output()["events"]
+        ]
+        for history_listener in list(_history_listeners):
+            history_listener(detail, events)
     for listener in list(_execution_listeners):
         listener(detail)
 
@@ -127,12 +148,95 @@ def execution_status_detail(execution: Execution) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class AwsCall:
+    """One request moto answered, as the wire carried it."""
+
+    service: str  # the SigV4 credential scope's service: "sqs", "s3", ...
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    status: int
+    response: bytes
+
+
+AwsCallListener = Callable[[AwsCall], None]
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]*)/aws4_request")
+
+
+def signed_service(authorization: str, query: dict[str, list[str]]) -> str:
+    """The service a SigV4 request (an Authorization header, or a presigned URL's query) is signed for."""
+    credential = query.get("X-Amz-Credential", [""])[0]
+    match = _CREDENTIAL_SCOPE.search(authorization or f"Credential={credential}")
+    return match.group(1) if match else ""
+
+
+class _ObservedApplication:
+    """moto's WSGI application, telling each answered request to the listeners."""
+
+    def __init__(self, application: Any, listeners: list[AwsCallListener]) -> None:
+        self._application = application
+        self._listeners = listeners
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not self._listeners:
+            return self._application(environ, start_response)  # type: ignore[no-any-return]
+        body = b""
+        if environ.get("CONTENT_LENGTH"):  # else (chunked) the body is moto's to read, unseen
+            body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+            environ["wsgi.input"] = io.BytesIO(body)
+        statuses: list[int] = []
+
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info)
+
+        answer = self._application(environ, start)
+        try:
+            response = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+        call = AwsCall(
+            service=signed_service(headers.get("authorization", ""), query),
+            method=str(environ["REQUEST_METHOD"]),
+            path=str(environ.get("PATH_INFO", "")),
+            query=query,
+            headers=headers,
+            body=body,
+            status=statuses[0] if statuses else 0,
+            response=response,
+        )
+        for listener in list(self._listeners):
+            listener(call)
+        return [response]
+
+
+class _ObservedMotoServer(ThreadedMotoServer):
+    """ThreadedMotoServer whose application is observed (its own `_server_entry`, with the wrapper)."""
+
+    def __init__(self, listeners: list[AwsCallListener], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._listeners = listeners
+
+    def _server_entry(self) -> None:
+        application = _ObservedApplication(DomainDispatcherApplication(create_backend_app), self._listeners)
+        self._server = make_server(self._ip_address, self._port, application, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 class MotoEndpoint:
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = port
         self._server: ThreadedMotoServer | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._call_listeners: list[AwsCallListener] = []
 
     @property
     def url(self) -> str:
@@ -150,7 +254,7 @@ class MotoEndpoint:
         _quiet_moto_logs()
         if self.port:
             refuse_if_taken(self.host, self.port)  # else moto's server thread dies and start() waits forever
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server = _ObservedMotoServer(self._call_listeners, ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]  # the real one when asked for port 0
         # boto3 in every function (and moto's Step Functions engine, which calls Lambda
@@ -176,9 +280,17 @@ class MotoEndpoint:
     def on_execution_ended(self, listener: ExecutionListener) -> None:
         _execution_listeners.append(listener)
 
+    def on_execution_history(self, listener: HistoryListener) -> None:
+        """`listener` gets each ended execution's history (before the status change event goes out)."""
+        _history_listeners.append(listener)
+
+    def on_aws_call(self, listener: AwsCallListener) -> None:
+        self._call_listeners.append(listener)
+
     def stop(self) -> None:
         global _runtime
         _execution_listeners.clear()
+        _history_listeners.clear()
         if self._server is not None:
             # moto's configuration is process-wide: leave it as moto's default.
             requests.post(

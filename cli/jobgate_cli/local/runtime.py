@@ -15,7 +15,8 @@ As on Lambda:
   `TooManyRequests` (Lambda's HTTP 429 TooManyRequestsException), and nothing runs;
 - warm environments are reused, the most recently used first, and ended after `idle_seconds`.
 
-The workers' stdout and stderr (Powertools' JSON logs) are copied to this process's.
+The workers' stdout and stderr (Powertools' JSON logs) are copied to this process's (unless
+`echo_output` is off), and their sizes told to the output listeners (the meter's log bytes).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from jobgate_cli.local.template_model import LocalFunction
 
 InvocationListener = Callable[["InvocationRecord"], None]
+# (function name, bytes the function wrote to stdout or stderr)
+OutputListener = Callable[[str, int], None]
 
 DEFAULT_CONCURRENCY: Final = 32
 DEFAULT_IDLE_SECONDS: Final = 60.0
@@ -160,10 +163,12 @@ class FunctionRuntime:
         preload: Sequence[str] | None = None,
         extra_preload: Sequence[str] = (),
         zygote_environment: Mapping[str, str] | None = None,
+        echo_output: bool = True,
     ) -> None:
         """`preload`: the modules the zygote imports (default: the shared libraries and the jobgate layer);
         `extra_preload`: more, imported after them (a test's fakes); `zygote_environment`: variables
-        those imports read (JOBGATE_FAULTS), on top of this process's environment."""
+        those imports read (JOBGATE_FAULTS), on top of this process's environment; `echo_output`:
+        copy the functions' output to this process's."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._functions = {f.function_name: f for f in functions.values()}
@@ -174,7 +179,7 @@ class FunctionRuntime:
         self._lock = threading.Lock()
         self._listeners: list[InvocationListener] = []
         self._stopped = False
-        self._relay = _OutputRelay()
+        self._relay = _OutputRelay(echo_output)
         # Started now, so that its imports overlap the rest of the stack's start.
         preloaded = [*SHARED_LIBRARIES, *layer_modules()] if preload is None else list(preload)
         self._zygote = _Zygote([*preloaded, *extra_preload], dict(zygote_environment or {}))
@@ -184,6 +189,9 @@ class FunctionRuntime:
 
     def add_listener(self, listener: InvocationListener) -> None:
         self._listeners.append(listener)
+
+    def add_output_listener(self, listener: OutputListener) -> None:
+        self._relay.listeners.append(listener)
 
     def function(self, name: str) -> LocalFunction:
         return self._functions[name]
@@ -333,8 +341,8 @@ class FunctionRuntime:
 
     def _spawn(self, function: LocalFunction) -> _Environment:
         pid, control, status_fd, stdout_fd, stderr_fd = self._zygote.spawn()
-        self._relay.add(stdout_fd, to_stderr=False)
-        self._relay.add(stderr_fd, to_stderr=True)
+        self._relay.add(stdout_fd, function.function_name, to_stderr=False)
+        self._relay.add(stderr_fd, function.function_name, to_stderr=True)
         return _Environment(function.function_name, pid, control, status_fd)
 
     def _release(self, function: LocalFunction, environment: _Environment, *, reusable: bool) -> None:
@@ -615,10 +623,12 @@ class _Zygote:
 class _OutputRelay:
     """Copies the workers' stdout and stderr to this process's, whole lines at a time, on one thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, echo: bool) -> None:
+        self._echo = echo
+        self.listeners: list[OutputListener] = []
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
-        self._pending: list[tuple[int, bool]] = []
+        self._pending: list[tuple[int, _Stream]] = []
         self._stopping = False
         self._partial: dict[int, bytes] = {}
         self._wake_r, self._wake_w = os.pipe()
@@ -628,9 +638,9 @@ class _OutputRelay:
         self._thread = threading.Thread(target=self._run, name="jobgate-function-output", daemon=True)
         self._thread.start()
 
-    def add(self, fd: int, *, to_stderr: bool) -> None:
+    def add(self, fd: int, function_name: str, *, to_stderr: bool) -> None:
         with self._lock:
-            self._pending.append((fd, to_stderr))
+            self._pending.append((fd, _Stream(function_name, to_stderr)))
         self._wake()
 
     def stop(self) -> None:
@@ -651,7 +661,7 @@ class _OutputRelay:
                         self._drain_and_close()
                         return
                 else:
-                    self._copy(key.fd, bool(key.data))
+                    self._copy(key.fd, key.data)
 
     def _take_pending(self) -> bool:
         try:
@@ -662,12 +672,12 @@ class _OutputRelay:
         with self._lock:
             pending, self._pending = self._pending, []
             stopping = self._stopping
-        for fd, to_stderr in pending:
+        for fd, stream in pending:
             os.set_blocking(fd, False)
-            self._selector.register(fd, selectors.EVENT_READ, to_stderr)
+            self._selector.register(fd, selectors.EVENT_READ, stream)
         return stopping
 
-    def _copy(self, fd: int, to_stderr: bool) -> bool:
+    def _copy(self, fd: int, stream: _Stream) -> bool:
         """Copy what is there; False once the worker's end is closed (and the fd with it)."""
         try:
             chunk = os.read(fd, 1 << 16)
@@ -675,6 +685,10 @@ class _OutputRelay:
             return True
         except OSError:
             chunk = b""
+        if chunk:
+            for listener in self.listeners:
+                listener(stream.function_name, len(chunk))
+        to_stderr = stream.to_stderr
         if not chunk:
             self._write(self._partial.pop(fd, b""), to_stderr)
             self._selector.unregister(fd)
@@ -693,23 +707,30 @@ class _OutputRelay:
         for key in list(self._selector.get_map().values()):
             if key.fd == self._wake_r:
                 continue
-            while select.select([key.fd], [], [], 0)[0] and self._copy(key.fd, bool(key.data)):
+            while select.select([key.fd], [], [], 0)[0] and self._copy(key.fd, key.data):
                 pass
             if key.fd in self._selector.get_map():
-                self._write(self._partial.pop(key.fd, b""), bool(key.data))
+                self._write(self._partial.pop(key.fd, b""), key.data.to_stderr)
                 self._selector.unregister(key.fd)
                 os.close(key.fd)
         self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
-    @staticmethod
-    def _write(data: bytes, to_stderr: bool) -> None:
+    def _write(self, data: bytes, to_stderr: bool) -> None:
         stream = sys.stderr if to_stderr else sys.stdout
-        if not data or stream is None:
+        if not data or stream is None or not self._echo:
             return
         try:
             stream.write(data.decode("utf-8", "replace"))
             stream.flush()
         except (OSError, ValueError):
             pass  # the console went away
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """A worker's stdout or stderr, as the relay reads it."""
+
+    function_name: str
+    to_stderr: bool

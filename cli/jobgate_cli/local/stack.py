@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from typing import Any, TextIO
 from jobgate import aws
 from jobgate.store.tenants import TenantStore
 from jobgate.tenants import TenantCredentials, register_tenant
+from jobgate_cli.billing.capacity_hook import CAPACITY_PRELOAD, CAPACITY_RECORD_VARIABLE
+from jobgate_cli.billing.stack_meter import MeterFile, StackMeter
 from jobgate_cli.local.dynamodb_local import DynamoDBLocal
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_source_wiring import start_event_sources
@@ -61,6 +64,12 @@ class LocalStackConfig:
     fault_record: Path | None = None
     # Extra template parameter values (e.g. a shorter JobRetentionMin for tests).
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # Count every billable unit (LocalStack.meter; docs/local-stack.md), from the end of start().
+    meter: bool = False
+    # Where the meter's reading is written (JSON) every few seconds and at stop; implies `meter`.
+    meter_file: Path | None = None
+    # Copy the functions' output to this process's stdout and stderr.
+    echo_function_output: bool = True
 
 
 class LocalStack:
@@ -74,6 +83,7 @@ class LocalStack:
         self._http: LocalHttpApi | None = None
         self._bus: EventBus | None = None
         self.runtime: FunctionRuntime | None = None
+        self.meter: StackMeter | None = None
         self._stoppables: list[Callable[[], None]] = []
         self._log_lock = threading.Lock()
 
@@ -103,8 +113,13 @@ class LocalStack:
 
     def start(self) -> None:
         config = self.config
-        # Powertools reads its log level once, when a handler module is first imported.
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO" if config.verbose else "WARNING"
+        metering = config.meter or config.meter_file is not None
+        # Powertools reads its log level once, when a handler module is first imported. Metered,
+        # the functions log at the template's level, as deployed: CloudWatch bills those bytes.
+        if metering:
+            os.environ.pop("POWERTOOLS_LOG_LEVEL", None)
+        else:
+            os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO" if config.verbose else "WARNING"
         raw_template = load_template(config.template_path)
         simulators = start_simulators(raw_template, config.host)
         self._stoppables.extend(simulator.stop for simulator in simulators)
@@ -118,19 +133,31 @@ class LocalStack:
         dynamodb_started = _in_background(self._dynamodb.start)
         self._stoppables.append(self._dynamodb.stop)
         base_environment = {"AWS_REGION": LOCAL_REGION, "AWS_DEFAULT_REGION": LOCAL_REGION}
+        meter = self.meter = self._start_meter(template) if metering else None
         runtime = self.runtime = FunctionRuntime(
             template.functions,
             base_environment,
             concurrency=config.concurrency,
             idle_seconds=config.idle_environment_seconds,
-            extra_preload=(*config.function_preload, *((FAULTS_PRELOAD,) if parse_faults(config.faults) else ())),
+            extra_preload=(
+                *config.function_preload,
+                *((FAULTS_PRELOAD,) if parse_faults(config.faults) else ()),
+                *((CAPACITY_PRELOAD,) if meter else ()),
+            ),
             zygote_environment={
                 FAULTS_VARIABLE: config.faults,
                 **({RECORD_VARIABLE: str(config.fault_record)} if config.fault_record else {}),
+                **({CAPACITY_RECORD_VARIABLE: str(meter.capacity_record)} if meter else {}),
             },
+            echo_output=config.echo_function_output,
         )
         self._stoppables.append(runtime.stop)
         runtime.add_listener(self._log_invocation)
+        if meter is not None:
+            runtime.add_listener(meter.on_invocation)
+            runtime.add_output_listener(meter.on_function_output)
+            self._moto.on_aws_call(meter.on_aws_call)
+            self._moto.on_execution_history(meter.on_execution_history)
         self._moto.start(runtime)
         self._stoppables.append(self._moto.stop)
         dynamodb_started()
@@ -143,13 +170,27 @@ class LocalStack:
         self._start_event_bus(template, runtime, queue_urls)
         self._start_event_sources(template, runtime)
         self.credentials = self._seed_tenants(template)
-        self._http = LocalHttpApi(template.api, runtime, config.host, config.port)
+        self._http = LocalHttpApi(
+            template.api, runtime, config.host, config.port, meter.on_api_request if meter else None
+        )
         self._http.start()
         self._stoppables.append(self._http.stop)
         # Functions that hand out URLs of the API (vendor callbacks) learn where it listens.
         for function in template.functions.values():
             if API_URL_VARIABLE in function.environment:
                 function.environment[API_URL_VARIABLE] = self._http.url
+        if meter is not None:
+            meter.reset_work()  # what the start itself spent (tables, queues, tenants) is no job's
+            if config.meter_file is not None:
+                meter_file = MeterFile(meter, config.meter_file)
+                meter_file.start()
+                self._stoppables.append(meter_file.stop)
+
+    def _start_meter(self, template: LocalTemplate) -> StackMeter:
+        descriptor, record = tempfile.mkstemp(prefix="jobgate-meter-capacity-", suffix=".jsonl")
+        os.close(descriptor)
+        self._stoppables.append(lambda: Path(record).unlink(missing_ok=True))
+        return StackMeter(template.functions.values(), template.state_machines, Path(record))
 
     def stop(self) -> None:
         while self._stoppables:

@@ -1,0 +1,99 @@
+"""The local stack's meter on one real demo job: each billable unit counted where it was spent."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobgate_cli.billing.observed import state_transitions
+from jobgate_cli.billing.prices import Unit
+from jobgate_cli.billing.stack_meter import HTTP_API
+from jobgate_cli.local.runtime import InvocationRecord, TooManyRequests
+from jobgate_cli.local.stack import LocalStack
+from tests.e2e.conftest import API_KEY, Client, eventually, start_local_stack
+
+# The sweeper's rate(1 minute), at this scale: a run every 3 s.
+TIME_SCALE = 0.05
+
+
+@pytest.fixture(scope="module")
+def metered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, Path]]:
+    meter_file = tmp_path_factory.mktemp("meter") / "bill.json"
+    stack = start_local_stack(time_scale=TIME_SCALE, meter_file=meter_file)
+    yield stack, meter_file
+    stack.stop()
+
+
+class CountingClient(Client):
+    def __init__(self, base_url: str, api_key: str) -> None:
+        super().__init__(base_url, api_key)
+        self.requests = 0
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.requests += 1
+        return super().request(method, path, **kwargs)
+
+
+def test_one_demo_job_is_billed_its_api_requests_invocations_transitions_and_writes(
+    metered: tuple[LocalStack, Path],
+) -> None:
+    stack, meter_file = metered
+    assert stack.meter is not None
+    assert stack.runtime is not None
+    assert stack.template is not None
+    sweeper = stack.template.function_by_name("JobSweeperFunction").function_name
+    api_function = stack.template.function_by_name("ApiFunction").function_name
+    invocations: list[InvocationRecord] = []
+    stack.runtime.add_listener(invocations.append)
+    stack.meter.reset_work()
+    client = CountingClient(stack.api_url, API_KEY)
+    job = client.submit({"steps": 2, "stepSeconds": 0})
+    client.wait_for(job["id"], lambda j: j["status"] == "succeeded")
+
+    def job_invocations() -> list[InvocationRecord]:
+        return [r for r in invocations if r.function_name != sweeper and r.error_type != TooManyRequests.error_code]
+
+    def new_in_two_seconds() -> int:
+        seen = len(job_invocations())
+        time.sleep(2)
+        return len(job_invocations()) - seen
+
+    # the dispatches and the reconciliation that follow the job's end, then nothing more
+    eventually(new_in_two_seconds, lambda new: new == 0)
+    work = stack.meter.work
+    stack.meter.collect()
+
+    # every request the client sent is one HTTP API request (all under 512 KB), and one API invocation
+    assert work.quantity(Unit.API_REQUEST, HTTP_API) == client.requests
+    assert work.quantity(Unit.LAMBDA_REQUEST, api_function) == client.requests
+    assert work.quantity(Unit.LAMBDA_REQUEST) == len(job_invocations())
+
+    # the execution's transitions, as its history lists them through the Step Functions API
+    sfn = stack.endpoints.client("stepfunctions")
+    (machine,) = [m for m in stack.template.state_machines if m.logical_id == "DemoJobStateMachine"]
+    (execution,) = sfn.list_executions(stateMachineArn=machine.arn)["executions"]
+    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    assert work.quantity(Unit.SFN_STANDARD_TRANSITION, machine.name) == state_transitions(history) > 0
+
+    # each accepted change of the job is one transaction writing the job and its event: at least
+    # 2 x 2 write units (a transaction bills twice); its events are sequences 1..n
+    events = client.request("GET", f"/jobs/{job['id']}/events").json()["items"]
+    assert work.quantity(Unit.DYNAMODB_WRU) >= 4 * len(events)
+    assert work.quantity(Unit.DYNAMODB_RRU) > 0
+    assert work.quantity(Unit.LOG_BYTE) > 0
+
+    # the sweeper ran (every 3 s here): a fixed cost per month, in no line of the work's bill
+    eventually(lambda: [r for r in invocations if r.function_name == sweeper], bool, timeout=10)
+    assert all(line.spent_by != sweeper for line in stack.meter.reading().work.lines)
+    (sweeping,) = [cost for cost in stack.meter.reading().fixed if cost.what.startswith(sweeper)]
+    assert sweeping.dollars_per_month is not None
+    assert sweeping.dollars_per_month > 0
+
+    # the meter file holds the bill, as `jobgate local --meter` writes it every 5 s
+    written = eventually(lambda: json.loads(meter_file.read_text()) if meter_file.exists() else {}, bool)
+    assert written["dollars"] > 0
