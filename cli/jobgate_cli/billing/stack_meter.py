@@ -92,15 +92,7 @@ class StackMeter:
         self, functions: Iterable[LocalFunction], state_machines: Iterable[LocalStateMachine], capacity_record: Path
     ) -> None:
         functions = list(functions)
-        self._runs_per_month = {
-            f.function_name: sum(
-                MONTH_SECONDS / rate_seconds(str(properties.get("Schedule", "")))
-                for properties in f.events_of_type("Schedule").values()
-                if boolean_property(properties, "Enabled", default=True)
-            )
-            for f in functions
-        }
-        self._runs_per_month = {name: runs for name, runs in self._runs_per_month.items() if runs}
+        self._runs_per_month = {f.function_name: runs_per_month(f) for f in functions if runs_per_month(f)}
         self._scheduled = {name: Meter() for name in self._runs_per_month}
         self._runs: Counter[str] = Counter()
         self._sqs_mappings = sorted(f"{f.logical_id}.{event}" for f in functions for event in f.events_of_type("SQS"))
@@ -151,7 +143,7 @@ class StackMeter:
 
     def _sqs_call(self, call: AwsCall) -> None:
         operation, queue = sqs_operation(call)
-        if operation == "ReceiveMessage" and not json.loads(call.response or b"{}").get("Messages"):
+        if operation == "ReceiveMessage" and not _json(call.response).get("Messages"):
             return  # an empty poll: the idle polling, a fixed cost (reading())
         self.work.add(Unit.SQS_REQUEST, sqs_requests(max(len(call.body), len(call.response))), queue)
 
@@ -198,15 +190,29 @@ class StackMeter:
         return MeterReading(self.work.bill(), tuple(fixed))
 
 
+def runs_per_month(function: LocalFunction) -> float:
+    """How many times a month the function's enabled `rate(...)` schedules run it (0: none)."""
+    return sum(
+        MONTH_SECONDS / rate_seconds(str(properties.get("Schedule", "")))
+        for properties in function.events_of_type("Schedule").values()
+        if boolean_property(properties, "Enabled", default=True)
+    )
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def sqs_operation(call: AwsCall) -> tuple[str, str]:
     """(operation, queue name) of an SQS request in the JSON protocol (boto3's) or the query one."""
     target = call.headers.get("x-amz-target", "")
     if target:
         operation = target.rsplit(".", 1)[-1]
-        try:
-            queue_url = str(json.loads(call.body or b"{}").get("QueueUrl", ""))
-        except ValueError:
-            queue_url = ""
+        queue_url = str(_json(call.body).get("QueueUrl", ""))
     else:
         operation = call.query.get("Action", [""])[0]
         queue_url = call.query.get("QueueUrl", [call.path])[0]
