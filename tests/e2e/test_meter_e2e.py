@@ -16,6 +16,7 @@ from jobgate_cli.billing.stack_meter import HTTP_API
 from jobgate_cli.local.runtime import InvocationRecord, TooManyRequests
 from jobgate_cli.local.stack import LocalStack
 from tests.e2e.conftest import API_KEY, Client, eventually, start_local_stack
+from tests.e2e.receivers import Receiver, running
 
 # The sweeper's rate(1 minute), at this scale: a run every 3 s.
 TIME_SCALE = 0.05
@@ -97,3 +98,19 @@ def test_one_demo_job_is_billed_its_api_requests_invocations_transitions_and_wri
     # the meter file holds the bill, as `jobgate local --meter` writes it every 5 s
     written = eventually(lambda: json.loads(meter_file.read_text()) if meter_file.exists() else {}, bool)
     assert written["dollars"] > 0
+
+
+def test_a_webhook_retried_through_its_queue_bills_the_queue_requests(metered: tuple[LocalStack, Path]) -> None:
+    stack, _ = metered
+    assert stack.meter is not None
+    assert stack.template is not None
+    retry_queue = stack.template.physical_names["WebhookRetryQueue"]
+    with running(Receiver(refuse_first=1, refusal_status=500)) as receiver:
+        stack.meter.reset_work()
+        job = Client(stack.api_url, API_KEY).submit({"steps": 1, "stepSeconds": 0}, callback={"url": receiver.url})
+        eventually(lambda: [r.event["type"] for r in receiver.events_of(job["id"])], lambda got: "job.succeeded" in got)
+        assert receiver.refused == 1
+        # the refused delivery: sent to the retry queue, received by its event source mapping with
+        # the message, then deleted once delivered (the queue's idle polls are not the job's)
+        meter = stack.meter
+        eventually(lambda: meter.work.quantity(Unit.SQS_REQUEST, retry_queue), lambda n: n >= 3)
