@@ -70,10 +70,10 @@ test: deps lint typecheck template-check unit ## Everything CI checks
 run: deps ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
 	$(BIN)/jobgate local
 
-# make bench BENCH=load (or bulk-import) runs one item; BENCH_ARGS="--jobs 300 --clients 8" passes options.
+# make bench BENCH=load (or bulk-import, faults) runs one item; BENCH_ARGS="--jobs 300 --clients 8" passes options.
 BENCH ?=
 BENCH_ARGS ?=
-bench: deps ## Benchmarks (BENCH.md: load, bulk-import) -> bench/results/latest.json; BENCH=load runs one
+bench: deps ## Benchmarks (BENCH.md: load, bulk-import, faults) -> bench/results/latest.json; BENCH=load runs one
 	$(PY) -m bench $(BENCH) $(BENCH_ARGS)
 
 build: $(PY_STAMP) ## sam build for deployment (needs python3.12 on PATH, as Lambda runs it)

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                      # every item built so far
     .venv/bin/python -m bench load --jobs 300      # one item (make bench BENCH=load BENCH_ARGS="--jobs 300")
     .venv/bin/python -m bench bulk-import --rows 20000
+    .venv/bin/python -m bench faults --jobs 60
 
 Each item prints its table and writes its own key of bench/results/latest.json, keeping the
 others'. A fresh interpreter per item keeps one item's memory out of the next one's figures.
@@ -22,6 +23,7 @@ ITEMS = {
     "cold-start": HERE / "cold_start.py",  # item 2
     "load": HERE / "load.py",  # item 3
     "bulk-import": HERE / "bulk_import.py",  # item 4
+    "faults": HERE / "faults.py",  # item 5
 }
 
 
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("items", nargs="*", metavar="ITEM", help=f"items to run: {', '.join(ITEMS)} (default all)")
-    parser.add_argument("--jobs", type=int, help="load: demo jobs to submit (default 1000)")
+    parser.add_argument("--jobs", type=int, help="load: demo jobs to submit (default 1000); faults: jobs in all (48)")
     parser.add_argument("--clients", type=int, help="load: concurrent client threads (default 16)")
     parser.add_argument("--rate", type=float, help="load: submits per second, all clients (default: back to back)")
     parser.add_argument("--deadline", type=float, help="load and bulk-import: seconds before an item gives up")
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         + write,
         "bulk-import": _flags(rows=args.rows, deadline=args.deadline) + write,
         "cold-start": _flags(rounds=args.rounds) + write,
+        "faults": _flags(jobs=args.jobs) + write,
     }
     failed: list[str] = []
     for item in items:
