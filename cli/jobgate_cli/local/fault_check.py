@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -213,15 +213,19 @@ class WebhookReceiver:
         with self._lock:
             return set(self._delivered)
 
+    def start(self) -> None:
+        self._thread.start()
+
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never began otherwise
+            self._server.shutdown()
         self._server.server_close()
 
 
 @contextmanager
 def receiving() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
-    receiver._thread.start()
+    receiver.start()
     try:
         yield receiver
     finally:
@@ -229,6 +233,10 @@ def receiving() -> Iterator[WebhookReceiver]:
 
 
 # ---------------------------------------------------------------- a client that honours 503
+
+
+class Api(Protocol):
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response: ...
 
 
 class PatientClient:
@@ -358,7 +366,7 @@ def events_of(client: PatientClient, job_id: str) -> list[Json]:
             return items
 
 
-def failed_deliveries(client: PatientClient, job_id: str) -> set[str]:
+def failed_deliveries(client: Api, job_id: str) -> set[str]:
     attempts = client.request("GET", f"/jobs/{job_id}/deliveries", params={"limit": 100}).json()["items"]
     return {a["webhookId"] for a in attempts if a["outcome"] == "failed"}
 
@@ -451,7 +459,7 @@ def check_events(report: Report, job: SubmittedJob, timeline: list[Json]) -> Non
 
 def check_webhooks(
     report: Report,
-    client: PatientClient,
+    client: Api,
     aws: AwsClients,
     receiver: WebhookReceiver,
     jobs: list[SubmittedJob],
