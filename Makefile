@@ -70,11 +70,11 @@ test: deps lint typecheck template-check unit ## Everything CI checks
 run: deps ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
 	$(BIN)/jobgate local
 
-# make bench BENCH=load (or cost, cold-start, bulk-import) runs one item; BENCH_ARGS="--jobs 300 --clients 8"
+# make bench BENCH=load (or cost, cold-start, bulk-import, faults) runs one item; BENCH_ARGS="--jobs 300 --clients 8"
 # passes options; BENCH=cost BENCH_ARGS="--type my-type --input @job.json" meters your own job type.
 BENCH ?=
 BENCH_ARGS ?=
-bench: deps ## Benchmarks (BENCH.md: cost, cold-start, load, bulk-import) -> bench/results/latest.json; BENCH=cost runs one
+bench: deps ## Benchmarks (BENCH.md: cost, cold-start, load, bulk-import, faults) -> bench/results/latest.json; BENCH=cost runs one
 	$(PY) -m bench $(BENCH) $(BENCH_ARGS)
 
 build: $(PY_STAMP) ## sam build for deployment (needs python3.12 on PATH, as Lambda runs it)

@@ -4,6 +4,7 @@
     .venv/bin/python -m bench load --jobs 300      # one item (make bench BENCH=load BENCH_ARGS="--jobs 300")
     .venv/bin/python -m bench bulk-import --rows 20000
     .venv/bin/python -m bench cost --type my-type --input @job.json   # meter your own job type
+    .venv/bin/python -m bench faults --jobs 60
 
 Each item prints its table and writes its own key of bench/results/latest.json, keeping the
 others'. A fresh interpreter per item keeps one item's memory out of the next one's figures.
@@ -24,6 +25,7 @@ ITEMS = {
     "cold-start": HERE / "cold_start.py",  # item 2
     "load": HERE / "load.py",  # item 3
     "bulk-import": HERE / "bulk_import.py",  # item 4
+    "faults": HERE / "faults.py",  # item 5
 }
 
 
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("items", nargs="*", metavar="ITEM", help=f"items to run: {', '.join(ITEMS)} (default all)")
     parser.add_argument(
-        "--jobs", type=int, help="load: demo jobs to submit (default 1000); cost: jobs side by side per round (3)"
+        "--jobs",
+        type=int,
+        help="load: demo jobs to submit (1000); cost: jobs side by side per round (3); faults: jobs in all (48)",
     )
     parser.add_argument("--type", help="cost: meter this job type instead of the reference jobs")
     parser.add_argument("--input", help="cost: the job type's input, JSON or @file")
@@ -57,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "bulk-import": _flags(rows=args.rows, deadline=args.deadline) + write,
         "cold-start": _flags(rounds=args.rounds) + write,
         "cost": _flags(jobs=args.jobs, type=args.type, input=args.input) + write,
+        "faults": _flags(jobs=args.jobs) + write,
     }
     failed: list[str] = []
     for item in items:

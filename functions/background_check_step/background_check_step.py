@@ -12,9 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from jobgate.jobtypes.background_check import wiring
 from jobgate.observability import logger
+from jobgate.task_handlers import retried_when_aws_is_busy
 
 
 @logger.inject_lambda_context
+@retried_when_aws_is_busy
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(job_id=event.get("jobId"), action=event.get("action"), vendor=event.get("vendor"))
     return wiring.bookkeeping().run(event)

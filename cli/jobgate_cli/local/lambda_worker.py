@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import FrameType, TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 SPAWN: Final = b"spawn"
 READY: Final = b"ready"
@@ -49,6 +49,18 @@ STATUS: Final = struct.Struct("!i")
 _PR_SET_PDEATHSIG: Final = 1
 
 Frame = tuple[dict[str, Any], bytes]
+
+
+class InvocationHook(Protocol):
+    """Told of each invocation a worker runs: just before its handler, and once the handler is done."""
+
+    def started(self, context: LambdaContext) -> None: ...
+
+    def finished(self) -> None: ...
+
+
+# Filled by modules the zygote preloads (the local stack's fault injection, faults.py).
+invocation_hooks: list[InvocationHook] = []
 
 
 # ---------------------------------------------------------------- framing (used by both sides)
@@ -330,11 +342,15 @@ def worker_main(control_fd: int, stdout_fd: int, stderr_fd: int) -> int:
             aws_request_id=request["requestId"],
             deadline=time.monotonic() + request["timeoutSeconds"],
         )
+        for hook in invocation_hooks:
+            hook.started(context)
         try:
             result = handler(json.loads(event_bytes), context)
         except Exception as error:  # noqa: BLE001 - any handler error is a function error
+            _invocation_finished()
             send_frame(control, {"kind": "error", "payload": _error_payload(error), "reusable": True})
             continue
+        _invocation_finished()
         try:
             body = json.dumps(result, ensure_ascii=False, default=_marshal_default).encode()
         except (TypeError, ValueError) as error:
@@ -342,6 +358,11 @@ def worker_main(control_fd: int, stdout_fd: int, stderr_fd: int) -> int:
             send_frame(control, {"kind": "error", "payload": unmarshallable.payload(), "reusable": True})
             continue
         send_frame(control, {"kind": "result", "reusable": True}, body)
+
+
+def _invocation_finished() -> None:
+    for hook in invocation_hooks:
+        hook.finished()
 
 
 def _load_handler(handler: str, code_dir: str) -> Callable[[Any, LambdaContext], Any]:

@@ -61,4 +61,5 @@ class JobCancelled(JobgateError):
 
 
 class TransientStoreError(JobgateError):
-    """The store stayed contended after bounded retries; state machines retry it by name."""
+    """The store stayed contended after bounded retries, or AWS stayed busy past botocore's retries
+    (task_handlers.py); state machines retry it by name."""
