@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from pydantic.alias_generators import to_camel
 
 from jobgate.domain.changes import AppliedChange
 from jobgate.domain.models import Job, JobEvent
 from jobgate.domain.status import JobStatus
 from jobgate.ids import is_job_id
 from jobgate.store import keys
+from jobgate.store.events import event_from_item, event_item
 from jobgate.store.transactions import new_write_token, transact_once
 from jobgate.timeutil import to_epoch_seconds
 
@@ -31,6 +33,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 EVENT_BACKSTOP_TTL = timedelta(days=400)
 # The job item's attribute that marks it as being purged (JobStore.claim_purge).
 PURGE_CLAIM = "purgeClaim"
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem (DynamoDB's limit)
 
 
 class InvalidCursor(ValueError):
@@ -167,7 +170,7 @@ class JobStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _event_item(applied.job, applied.event, event_ttl),
+                            "Item": event_item(applied.job, applied.event, event_ttl),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -191,13 +194,16 @@ class JobStore:
         job_type: str | None,
         now: datetime,
     ) -> JobPage:
-        """Newest first. The cursor names the last job returned, so pages never skip or repeat."""
-        filters = ["(attribute_not_exists(#ttl) OR #ttl > :now)", f"attribute_not_exists({PURGE_CLAIM})"]
-        names = {"#ttl": "ttl"}
-        values: dict[str, AttributeValueTypeDef] = {
-            ":tenant": {"S": tenant_id},
-            ":now": {"N": str(to_epoch_seconds(now))},
-        }
+        """Newest first. The cursor names the last job returned, so pages never skip or repeat.
+
+        The index holds only the keys, `status` and `type` (template.yaml), so that a change
+        that keeps the status writes nothing to it; the page's jobs are then read in one
+        BatchGetItem, and shown as they are now: one that expired, was purged or left the
+        asked-for status since the index saw it is left out.
+        """
+        filters = []
+        names: dict[str, str] = {}
+        values: dict[str, AttributeValueTypeDef] = {":tenant": {"S": tenant_id}}
         if status is not None:
             filters.append("#status = :status")
             names["#status"] = "status"
@@ -206,31 +212,54 @@ class JobStore:
             filters.append("#type = :type")
             names["#type"] = "type"
             values[":type"] = {"S": job_type}
-        start_key = _decode_cursor(cursor, tenant_id) if cursor else None
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.TENANT_INDEX,
+            "KeyConditionExpression": "tenantId = :tenant",
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+            query["ExpressionAttributeNames"] = names
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, tenant_id)
         jobs: list[Job] = []
         while True:
-            query: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": keys.TENANT_INDEX,
-                "KeyConditionExpression": "tenantId = :tenant",
-                "FilterExpression": " AND ".join(filters),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": False,
-                "Limit": limit + 1,
-            }
-            if start_key is not None:
-                query["ExclusiveStartKey"] = start_key
             response = self._client.query(**query)
-            jobs.extend(_job_from_item(item) for item in response.get("Items", []))
+            listed = [item["jobId"]["S"] for item in response.get("Items", [])]
+            jobs.extend(
+                job
+                for job in self._current_jobs(listed, now)
+                if (status is None or job.status is status) and (job_type is None or job.type == job_type)
+            )
             last_key = response.get("LastEvaluatedKey")
             if len(jobs) > limit or last_key is None:
                 break
-            start_key = last_key
+            query["ExclusiveStartKey"] = last_key
         if len(jobs) > limit:
             page = jobs[:limit]
             return JobPage(jobs=page, next_cursor=_encode_cursor(page[-1]))
         return JobPage(jobs=jobs, next_cursor=None)
+
+    def _current_jobs(self, job_ids: Sequence[str], now: datetime) -> list[Job]:
+        """The jobs, in the order given, leaving out those gone, purged or expired (TTL pending).
+
+        Strongly consistent: a job the index lists is committed, so it is found, as it is now.
+        """
+        found: dict[str, Job] = {}
+        for start in range(0, len(job_ids), BATCH_GET_LIMIT):
+            chunk = job_ids[start : start + BATCH_GET_LIMIT]
+            pending: Any = {self._table: {"Keys": [keys.job_key(job_id) for job_id in chunk], "ConsistentRead": True}}
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    if PURGE_CLAIM not in item and not _ttl_passed(item, now):
+                        job = _job_from_item(item)
+                        found[job.id] = job
+                pending = response.get("UnprocessedKeys") or {}
+        return [found[job_id] for job_id in job_ids if job_id in found]
 
     def active(self) -> Iterator[Job]:
         """Every job not yet finished, across tenants, for the sweeper (functions/job_sweeper).
@@ -271,7 +300,7 @@ class JobStore:
             Limit=limit + 1,
         )
         items = response.get("Items", [])
-        events = [JobEvent.model_validate_json(item["body"]["S"]) for item in items[:limit]]
+        events = [JobEvent.model_validate_json(event_from_item(dict(item)).body) for item in items[:limit]]
         return EventPage(events=events, has_more=len(items) > limit)
 
     def claim_purge(self, job_id: str) -> bool:
@@ -326,7 +355,13 @@ class JobStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+# Attributes of their own on the job item (the keys, the index, conditions), so not in `doc` again.
+_JOB_ATTRIBUTES = {"id": "jobId", "tenant_id": "tenantId", "status": "status", "type": "type", "version": "version"}
+
+
 def _job_item(job: Job, write_token: str) -> Item:
+    """`doc` holds the rest of the job, fields at their defaults left out: under 1 KB, one
+    write unit, for a typical job (docs/performance.md)."""
     item: Item = {
         **keys.job_key(job.id),
         "writeToken": {"S": write_token},
@@ -335,15 +370,20 @@ def _job_item(job: Job, write_token: str) -> Item:
         "status": {"S": job.status.value},
         "type": {"S": job.type},
         "version": {"N": str(job.version)},
-        "doc": {"S": job.model_dump_json(by_alias=True)},
+        "doc": {"S": job.model_dump_json(by_alias=True, exclude=set(_JOB_ATTRIBUTES), exclude_defaults=True)},
     }
     if job.expires_at is not None:
         item["ttl"] = {"N": str(to_epoch_seconds(job.expires_at))}
     return item
 
 
-def _job_from_item(item: Item) -> Job:
-    return Job.model_validate_json(item["doc"]["S"])
+def _job_from_item(item: Mapping[str, Any]) -> Job:
+    """Also reads a job item written before `doc` left out its attributes (it holds them too)."""
+    stored: dict[str, Any] = json.loads(item["doc"]["S"])
+    for field, attribute in _JOB_ATTRIBUTES.items():
+        value = item[attribute]
+        stored[to_camel(field)] = int(value["N"]) if "N" in value else value["S"]
+    return Job.model_validate(stored)
 
 
 def job_owner(item: Mapping[str, Any]) -> tuple[str, str]:
@@ -351,16 +391,9 @@ def job_owner(item: Mapping[str, Any]) -> tuple[str, str]:
     return item["tenantId"]["S"], item["jobId"]["S"]
 
 
-def _event_item(job: Job, event: JobEvent, ttl: datetime) -> Item:
-    return {
-        "pk": {"S": keys.job_partition(job.id)},
-        "sk": {"S": keys.event_sort_key(event.sequence)},
-        "tenantId": {"S": job.tenant_id},
-        "sequence": {"N": str(event.sequence)},
-        "eventType": {"S": event.type.value},
-        "body": {"S": json.dumps(event.to_json_dict(), separators=(",", ":"))},
-        "ttl": {"N": str(to_epoch_seconds(ttl))},
-    }
+def _ttl_passed(item: Mapping[str, Any], now: datetime) -> bool:
+    """Past its TTL: the job reads as gone to listing, although DynamoDB removes it only later."""
+    return "ttl" in item and int(item["ttl"]["N"]) <= to_epoch_seconds(now)
 
 
 def _is_transaction_condition_failure(error: ClientError) -> bool:
