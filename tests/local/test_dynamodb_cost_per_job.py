@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from jobgate.config import Settings
-from jobgate.domain.models import Callback, StepStatus
+from jobgate.domain.models import Callback, Job, StepStatus
 from jobgate.domain.status import JobStatus
 from jobgate.jobtypes.demo.models import DemoInput, DemoStepRequest
 from jobgate.jobtypes.demo.workflow import DemoSteps
@@ -26,6 +27,7 @@ from jobgate.registry import load_registry
 from jobgate.service import JobService, SubmitRequest
 from jobgate.store.jobs import JobStore
 from jobgate.store.results import ResultStore
+from jobgate.timeutil import to_rfc3339
 from jobgate_cli.billing import units
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.provision import create_table_from_template
@@ -61,6 +63,8 @@ class Meter:
             params["ReturnConsumedCapacity"] = "INDEXES"
         if model.name == "TransactWriteItems":
             self._transaction = [item_size(action["Put"]["Item"]) for action in params["TransactItems"]]
+        if model.name == "PutItem":
+            self.sizes.append(item_size(params["Item"]))
 
     def count(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         operation = model.name
@@ -120,6 +124,15 @@ def service(metered: tuple[Any, Meter]) -> JobService:
     )
 
 
+def submit_demo_job(service: JobService) -> Job:
+    return service.submit("acme", SubmitRequest(type="demo", input=DEMO_INPUT, callback=None, retention=None), None).job
+
+
+def started_demo_job(service: JobService) -> Job:
+    job = submit_demo_job(service)
+    return service.start_running(job.id)
+
+
 def run_demo_job(service: JobService) -> str:
     """Submit a 3-step demo job and run it as its state machine does; the job's id."""
     request = SubmitRequest(
@@ -143,26 +156,27 @@ def test_a_demo_job_writes_a_fraction_of_what_embedding_the_job_everywhere_wrote
     _, meter = metered
     run_demo_job(service)
     # 1 create + 8 changes (start, 3 x step running and succeeded, success), each a transaction.
-    assert meter.calls["TransactWriteItems"] == 9
     print(f"\ndemo job, workflow only: {meter.writes():g} WRU, {meter.reads():g} RRU, calls {dict(meter.calls)}")
+    # Only the success is a transaction (job, event and result together); every other change is
+    # two plain writes, the job and its event.
     print(f"item sizes written, bytes: {meter.sizes}")
-    # By hand, from the sizes above: the create 2 (one item) + 2 (its index entry; transactional
-    # writes to an index are doubled too); the start 4 + 2 (the index sees the new status); five
-    # step changes of two items under 1 KB, 4 each; step-3 succeeded, the job over 1 KB, 6; the
-    # success, job and event over 1 KB and the result, 10 + 2 (index). Embedding the whole job
-    # in every event and index entry wrote 94 (the same run on commit 48d5c62).
-    assert meter.writes() == 4 + 6 + 5 * 4 + 6 + 12
+    assert meter.calls["TransactWriteItems"] == 1
+    # By hand: the create, one item and its index entry, 2; the start, job, event and index entry
+    # (the status changed), 3; six step changes, job and event, 2 each but step-3 succeeded, whose
+    # job item is over 1 KB, 3; the success, twice job (over 1 KB), event and result, and twice
+    # its index entry (transactional writes to an index are doubled too), 10. Embedding the whole
+    # job in every event and index entry, every change a transaction, wrote 94 (commit 48d5c62).
+    assert meter.writes() == 2 + 3 + (5 * 2 + 3) + 10
 
 
-def test_a_step_change_writes_two_small_items_and_nothing_to_the_index(
+def test_a_step_change_writes_two_small_items_without_a_transaction_and_nothing_to_the_index(
     service: JobService, metered: tuple[Any, Meter]
 ) -> None:
     _, meter = metered
-    job = service.submit("acme", SubmitRequest(type="demo", input=DEMO_INPUT, callback=None, retention=None), None).job
-    service.start_running(job.id)
+    job = started_demo_job(service)
     meter.reset()
     service.record_step(job.id, "step-1", StepStatus.RUNNING)
-    assert meter.units["TransactWriteItems"] == 2 * (1 + 1)
+    assert (meter.units["PutItem"], meter.calls["PutItem"], meter.calls["TransactWriteItems"]) == (1 + 1, 2, 0)
 
 
 def test_listing_reads_the_jobs_the_index_names_as_they_are_now(
@@ -170,11 +184,40 @@ def test_listing_reads_the_jobs_the_index_names_as_they_are_now(
 ) -> None:
     _, meter = metered
     finished = run_demo_job(service)
-    queued = service.submit("acme", SubmitRequest(type="demo", input=DEMO_INPUT, callback=None, retention=None), None)
+    queued = submit_demo_job(service)
     meter.reset()
     page = service.list_for_tenant("acme", limit=20, cursor=None, status=JobStatus.SUCCEEDED, job_type=None)
     assert finished in [job.id for job in page.jobs]
-    assert queued.job.id not in [job.id for job in page.jobs]
+    assert queued.id not in [job.id for job in page.jobs]
     assert all(job.status is JobStatus.SUCCEEDED and job.progress.percent == 100 for job in page.jobs)
     # One query of the index and one BatchGetItem for the whole page, never a read per job.
     assert (meter.calls["Query"], meter.calls["BatchGetItem"], meter.calls["GetItem"]) == (1, 1, 0)
+    # Each job read eventually consistent, at half a unit (jobs under 4 KB).
+    assert meter.units["BatchGetItem"] == 0.5 * len(page.jobs)
+
+
+def test_a_step_event_whose_write_was_lost_is_written_by_the_jobs_next_change(
+    service: JobService, metered: tuple[Any, Meter]
+) -> None:
+    client, _ = metered
+    job = started_demo_job(service)
+
+    def throttle_event_writes(params: dict[str, Any], **_: Any) -> None:
+        if params["Item"]["sk"]["S"].startswith("EVENT#"):
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}, "PutItem"
+            )
+
+    client.meta.events.register("provide-client-params.dynamodb.PutItem", throttle_event_writes)
+    try:
+        running = service.record_step(job.id, "step-1", StepStatus.RUNNING)
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.PutItem", throttle_event_writes)
+    assert running.last_sequence == 2  # the change itself is kept
+    assert [e.sequence for e in service.events_for_tenant("acme", job.id, after=0, limit=100).events] == [1]
+
+    service.record_step(job.id, "step-1", StepStatus.SUCCEEDED)
+    events = service.events_for_tenant("acme", job.id, after=0, limit=100).events
+    assert [(e.sequence, e.type.value) for e in events] == [(1, "job.started"), (2, "job.step"), (3, "job.step")]
+    assert events[1].data["job"]["progress"]["steps"][0]["status"] == "running"
+    assert to_rfc3339(events[1].timestamp) == to_rfc3339(running.updated_at)

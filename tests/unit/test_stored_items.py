@@ -12,17 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from jobgate.domain.changes import (
-    ConfirmCancel,
-    FailJob,
-    JobChange,
-    RecordProgress,
-    RecordStep,
-    RequestCancel,
-    StartJob,
-    SucceedJob,
-    apply_change,
-)
+from jobgate.domain import changes
+from jobgate.domain.changes import JobChange, apply_change
 from jobgate.domain.models import Callback, Job, JobError, JobEvent, Progress, Step, StepStatus
 from jobgate.store.events import event_from_item, event_item
 from jobgate.store.jobs import _job_from_item, _job_item
@@ -30,14 +21,18 @@ from tests.unit.test_status_machine import T0
 
 CHANGES: list[list[JobChange]] = [
     [
-        StartJob(),
-        RecordStep("fetch", StepStatus.RUNNING),
-        RecordProgress("Half way.", percent=50),
-        RecordStep("fetch", StepStatus.SUCCEEDED, detail={"rows": 3, "note": None}),
-        SucceedJob(),
+        changes.StartJob(),
+        changes.RecordStep("fetch", StepStatus.RUNNING),
+        changes.RecordProgress("Half way.", percent=50),
+        changes.RecordStep("fetch", StepStatus.SUCCEEDED, detail={"rows": 3, "note": None}),
+        changes.SucceedJob(),
     ],
-    [StartJob(), RecordStep("fetch", StepStatus.RUNNING), FailJob(JobError(type="boom", title="B", detail="d"))],
-    [StartJob(), RequestCancel(), ConfirmCancel({"by": "owner"})],
+    [
+        changes.StartJob(),
+        changes.RecordStep("fetch", StepStatus.RUNNING),
+        changes.FailJob(JobError(type="boom", title="B", detail="d")),
+    ],
+    [changes.StartJob(), changes.RequestCancel(), changes.ConfirmCancel({"by": "owner"})],
 ]
 
 

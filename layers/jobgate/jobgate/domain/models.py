@@ -174,3 +174,13 @@ class JobEvent(CamelModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def latest_event(job: Job, event_type: EventType) -> JobEvent:
+    """The event of the change that made `job`: its sequence, its time, its resource."""
+    return JobEvent(
+        sequence=job.last_sequence,
+        type=event_type,
+        timestamp=job.updated_at,
+        data={"job": job.to_resource().to_json_dict()},
+    )

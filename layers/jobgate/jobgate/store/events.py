@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from jobgate.domain.models import EventType, Job, JobEvent, JobState
 from jobgate.store import keys
-from jobgate.timeutil import to_epoch_seconds, to_rfc3339
+from jobgate.timeutil import to_epoch_seconds
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -37,14 +37,13 @@ class StoredEvent(BaseModel):
 
 
 def event_item(job: Job, event: JobEvent, ttl: datetime) -> dict[str, AttributeValueTypeDef]:
-    """The item of `event`, the change that made `job` (whose resource is the event's data)."""
+    """The item of `event`, the change that made `job`: its sequence is in the key, its time
+    is the job's `updatedAt` and its data the job's resource (domain.models.latest_event)."""
     return {
         "pk": {"S": keys.job_partition(job.id)},
         "sk": {"S": keys.event_sort_key(event.sequence)},
         "tenantId": {"S": job.tenant_id},
-        "sequence": {"N": str(event.sequence)},
         "eventType": {"S": event.type.value},
-        "timestamp": {"S": to_rfc3339(event.timestamp)},
         "state": {"S": job.model_dump_json(by_alias=True, include=set(STATE_FIELDS), exclude_defaults=True)},
         "ttl": {"N": str(to_epoch_seconds(ttl))},
     }
@@ -55,7 +54,7 @@ def event_from_item(item: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         job_id=keys.job_id_of_partition(item["pk"]["S"]),
         tenant_id=item["tenantId"]["S"],
-        sequence=int(item["sequence"]["N"]),
+        sequence=keys.sequence_of_event(item["sk"]["S"]),
         event_type=item["eventType"]["S"],
         body=item["body"]["S"] if "body" in item else _body(item),
         ttl=int(item["ttl"]["N"]),
@@ -64,12 +63,10 @@ def event_from_item(item: dict[str, Any]) -> StoredEvent:
 
 def _body(item: dict[str, Any]) -> str:
     state = JobState.model_validate_json(item["state"]["S"])
-    event = JobEvent.model_validate(
-        {
-            "sequence": int(item["sequence"]["N"]),
-            "type": EventType(item["eventType"]["S"]),
-            "timestamp": item["timestamp"]["S"],
-            "data": {"job": state.to_resource().to_json_dict()},
-        }
+    event = JobEvent(
+        sequence=keys.sequence_of_event(item["sk"]["S"]),
+        type=EventType(item["eventType"]["S"]),
+        timestamp=state.updated_at,
+        data={"job": state.to_resource().to_json_dict()},
     )
     return json.dumps(event.to_json_dict(), separators=(",", ":"))

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic.alias_generators import to_camel
 
 from jobgate.domain.changes import AppliedChange
-from jobgate.domain.models import Job, JobEvent
+from jobgate.domain.models import EventType, Job, JobEvent, latest_event
 from jobgate.domain.status import JobStatus
 from jobgate.ids import is_job_id
+from jobgate.observability import logger
 from jobgate.store import keys
 from jobgate.store.events import event_from_item, event_item
 from jobgate.store.transactions import new_write_token, transact_once
@@ -33,6 +34,9 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 EVENT_BACKSTOP_TTL = timedelta(days=400)
 # The job item's attribute that marks it as being purged (JobStore.claim_purge).
 PURGE_CLAIM = "purgeClaim"
+# Events of changes that another change always follows (none ends a job), stored in two plain
+# writes (JobStore.save_change): a lost second write is made good by that next change.
+TWO_WRITE_EVENTS = frozenset({EventType.STARTED, EventType.STEP, EventType.PROGRESS, EventType.CANCELLING})
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem (DynamoDB's limit)
 
 
@@ -52,6 +56,15 @@ class CreateOutcome:
     job_id: str
     created: bool
     """False when an earlier submit with the same Idempotency-Key and body created the job."""
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """A job as read for a change; `unwritten_event` is the item of its latest event when that
+    was never written (store a change in two writes, the second lost): the next change writes it."""
+
+    job: Job
+    unwritten_event: Item | None = None
 
 
 @dataclass(frozen=True)
@@ -75,8 +88,8 @@ class JobStore:
         self._client = client
         self._table = table_name
 
-    def get(self, job_id: str) -> Job | None:
-        response = self._client.get_item(TableName=self._table, Key=keys.job_key(job_id), ConsistentRead=True)
+    def get(self, job_id: str, *, consistent: bool = True) -> Job | None:
+        response = self._client.get_item(TableName=self._table, Key=keys.job_key(job_id), ConsistentRead=consistent)
         item = response.get("Item")
         return None if item is None or PURGE_CLAIM in item else _job_from_item(item)
 
@@ -95,9 +108,12 @@ class JobStore:
         if claim is not None:
             writes.append({"Put": self._claim_put(job, claim, now)})
         try:
-            transact_once(self._client, writes, token)
+            if claim is None:  # one item: a plain write, half a transaction's price
+                self._client.put_item(**writes[0]["Put"])
+            else:
+                transact_once(self._client, writes, token)
         except ClientError as error:
-            if not _is_transaction_condition_failure(error):
+            if not _is_condition_failure(error):
                 raise
             if self._holds_write(job.id, token):
                 return CreateOutcome(job_id=job.id, created=True)  # a retry of our own committed write
@@ -146,31 +162,69 @@ class JobStore:
             raise IdempotencyKeyReused(claim.key)
         return CreateOutcome(job_id=item["createdJobId"]["S"], created=False)
 
-    def save_change(self, before: Job, applied: AppliedChange, now: datetime, with_items: Sequence[Item] = ()) -> bool:
-        """Persist a job change and its event atomically, and `with_items` in the same
-        transaction (a result goes with the success); False if the job moved meanwhile."""
-        event_ttl = applied.job.expires_at or (now + EVENT_BACKSTOP_TTL)
+    def read_for_change(self, job_id: str) -> StoredJob | None:
+        """The job, as `get`, and whether its latest event's item is missing: one Query of the
+        job item and the newest EVENT# item (adjacent sort keys), costing what GetItem does."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :events AND :job",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.job_partition(job_id)},
+                ":events": {"S": keys.EVENT_PREFIX},
+                ":job": {"S": keys.JOB_SORT_KEY},
+            },
+            ScanIndexForward=False,
+            Limit=2,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        if not items or items[0]["sk"]["S"] != keys.JOB_SORT_KEY or PURGE_CLAIM in items[0]:
+            return None
+        job_item = items[0]
+        job = _job_from_item(job_item)
+        newest_event = items[1]["sk"]["S"] if len(items) > 1 else None
+        # Only a change written in two writes can lack its event, and its job item names the event's type.
+        written = newest_event == keys.event_sort_key(job.last_sequence)
+        if job.last_sequence == 0 or written or "eventType" not in job_item:
+            return StoredJob(job=job)
+        latest = latest_event(job, EventType(job_item["eventType"]["S"]))
+        return StoredJob(job=job, unwritten_event=event_item(job, latest, _event_ttl(job)))
+
+    def save_change(self, before: StoredJob, applied: AppliedChange, with_items: Sequence[Item] = ()) -> bool:
+        """Persist a job change and its event, and `with_items` with them (a result goes with the
+        success); False if the job moved meanwhile. A missing event of `before` is written first.
+
+        A change that ends the job, or writes `with_items`, is one transaction. Any other (start,
+        step, progress, cancelling: most of them) is two plain writes, half the price: the job on
+        its version, then its event, which the job item determines (its state, sequence, time and
+        `eventType`). If the second write is lost (a crash, a throttle), the job's next change
+        writes it first (read_for_change); a job always ends with a change, so every event is
+        written, in sequence order, exactly one per change.
+        """
         token = new_write_token()
+        job_put: Any = {
+            "TableName": self._table,
+            "Item": _job_item(applied.job, token, applied.event.type),
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(before.job.version)}},
+        }
+        event = event_item(applied.job, applied.event, _event_ttl(applied.job))
+        missing = [] if before.unwritten_event is None else [before.unwritten_event]
+        if applied.event.type in TWO_WRITE_EVENTS and not with_items:
+            return self._save_in_two_writes(job_put, event, missing, token)
         # No condition of their own: the job's version condition decides for the whole write.
         companions: list[TransactWriteItemTypeDef] = [
-            {"Put": {"TableName": self._table, "Item": i}} for i in with_items
+            {"Put": {"TableName": self._table, "Item": i}} for i in [*missing, *with_items]
         ]
         try:
             transact_once(
                 self._client,
                 [
+                    {"Put": job_put},
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _job_item(applied.job, token),
-                            "ConditionExpression": "version = :expected",
-                            "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": event_item(applied.job, applied.event, event_ttl),
+                            "Item": event,
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -179,9 +233,27 @@ class JobStore:
                 token,
             )
         except ClientError as error:
-            if _is_transaction_condition_failure(error):
+            if _is_condition_failure(error):
                 return self._holds_write(applied.job.id, token)
             raise
+        return True
+
+    def _save_in_two_writes(self, job_put: Any, event: Item, missing: list[Item], token: str) -> bool:
+        for item in missing:  # before the job moves on, so that events arrive in sequence order
+            self._client.put_item(TableName=self._table, Item=item)
+        try:
+            self._client.put_item(**job_put)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            if not self._holds_write(job_put["Item"]["jobId"]["S"], token):
+                return False
+        try:
+            # No condition: whoever writes it (this writer, or the next change's) writes the same item.
+            self._client.put_item(TableName=self._table, Item=event)
+        except (ClientError, BotoCoreError) as error:
+            # The change is committed; its event is written by the job's next change.
+            logger.warning("a change's event is left to the job's next change", extra={"error": str(error)})
         return True
 
     def list_for_tenant(
@@ -246,12 +318,13 @@ class JobStore:
     def _current_jobs(self, job_ids: Sequence[str], now: datetime) -> list[Job]:
         """The jobs, in the order given, leaving out those gone, purged or expired (TTL pending).
 
-        Strongly consistent: a job the index lists is committed, so it is found, as it is now.
+        Eventually consistent, half the price, like the index itself: DynamoDB copies a job to
+        the index after its write has committed, so the job is there to be read.
         """
         found: dict[str, Job] = {}
         for start in range(0, len(job_ids), BATCH_GET_LIMIT):
             chunk = job_ids[start : start + BATCH_GET_LIMIT]
-            pending: Any = {self._table: {"Keys": [keys.job_key(job_id) for job_id in chunk], "ConsistentRead": True}}
+            pending: Any = {self._table: {"Keys": [keys.job_key(job_id) for job_id in chunk]}}
             while pending:
                 response = self._client.batch_get_item(RequestItems=pending)
                 for item in response.get("Responses", {}).get(self._table, []):
@@ -359,7 +432,7 @@ class JobStore:
 _JOB_ATTRIBUTES = {"id": "jobId", "tenant_id": "tenantId", "status": "status", "type": "type", "version": "version"}
 
 
-def _job_item(job: Job, write_token: str) -> Item:
+def _job_item(job: Job, write_token: str, event_type: EventType | None = None) -> Item:
     """`doc` holds the rest of the job, fields at their defaults left out: under 1 KB, one
     write unit, for a typical job (docs/performance.md)."""
     item: Item = {
@@ -374,6 +447,8 @@ def _job_item(job: Job, write_token: str) -> Item:
     }
     if job.expires_at is not None:
         item["ttl"] = {"N": str(to_epoch_seconds(job.expires_at))}
+    if event_type is not None:  # its latest event's type: read_for_change rebuilds a lost event from it
+        item["eventType"] = {"S": event_type.value}
     return item
 
 
@@ -396,7 +471,15 @@ def _ttl_passed(item: Mapping[str, Any], now: datetime) -> bool:
     return "ttl" in item and int(item["ttl"]["N"]) <= to_epoch_seconds(now)
 
 
-def _is_transaction_condition_failure(error: ClientError) -> bool:
+def _event_ttl(job: Job) -> datetime:
+    """From the job alone, so that two writers of one event write the same item."""
+    return job.expires_at or (job.updated_at + EVENT_BACKSTOP_TTL)
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    """A condition failed: of a plain write, or of a transaction (then without reasons too)."""
+    if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        return True
     if error.response["Error"]["Code"] != "TransactionCanceledException":
         return False
     reasons = error.response.get("CancellationReasons", [])
