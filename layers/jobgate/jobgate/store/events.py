@@ -1,9 +1,10 @@
 """The EVENT# item: one event of a job, its timeline entry and its webhooks' outbox.
 
-The item holds the event's own facts and the job's state at that event (`JobState`, its
-fields at their defaults left out), not the event body: the body, `{"sequence", "type",
-"timestamp", "data": {"job": <resource>}}`, is rebuilt from them, byte for byte what it was
-when the item held it. That keeps the item under 1 KB (one write unit) for a typical job,
+The item holds the event's type and the job's state at that event (`JobState`, its fields
+at their defaults left out), not the event body: the body, `{"sequence", "type",
+"timestamp", "data": {"job": <resource>}}`, is rebuilt from them (the sequence from the sort
+key, the time from the state's `updatedAt`: domain.models.latest_event), byte for byte what
+it was when the item held it. That keeps the item under 1 KB (one write unit) for a typical job,
 and needs no read to rebuild: the API's timeline and the webhook dispatcher (from the
 stream's NewImage) both call `event_from_item`. Items written before this layout carry the
 whole body in `body`, and read as they are.
