@@ -23,7 +23,7 @@ def assert_backpressure(response: ApiResponse) -> None:
 @pytest.mark.parametrize("code", THROTTLING_CODES)
 def test_a_throttled_job_write_is_503_and_no_job(tenant: TenantCredentials, code: str) -> None:
     client = ApiClient(tenant.api_key)
-    with answer_error(aws.dynamodb(), "TransactWriteItems", code) as answered:
+    with answer_error(aws.dynamodb(), "PutItem", code) as answered:  # a job without an Idempotency-Key
         response = client.submit()
     assert_backpressure(response)
     assert answered[0] == 3  # botocore's attempts, then the 503
@@ -33,7 +33,7 @@ def test_a_throttled_job_write_is_503_and_no_job(tenant: TenantCredentials, code
 
 def test_a_job_write_that_times_out_every_time_is_503_and_no_job(tenant: TenantCredentials) -> None:
     client = ApiClient(tenant.api_key)
-    with time_out(aws.dynamodb(), "TransactWriteItems"):
+    with time_out(aws.dynamodb(), "PutItem"):
         response = client.submit()
     assert_backpressure(response)
     assert client.get("/jobs").json["items"] == []
@@ -67,7 +67,7 @@ def test_a_throttled_start_is_202_queued_and_the_job_is_kept(tenant: TenantCrede
 def test_a_throttled_cancel_changes_nothing(tenant: TenantCredentials) -> None:
     client = ApiClient(tenant.api_key)
     job = client.submit().json
-    with answer_error(aws.dynamodb(), "TransactWriteItems", "ThrottlingException"):
+    with answer_error(aws.dynamodb(), "PutItem", "ThrottlingException"):  # cancelling: not a transaction
         response = client.request("DELETE", f"/jobs/{job['id']}")
     assert_backpressure(response)
     assert client.get(f"/jobs/{job['id']}").json["status"] == "queued"

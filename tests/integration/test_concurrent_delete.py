@@ -34,8 +34,8 @@ def test_concurrent_deletes_of_a_finished_job_purge_it_exactly_once(
     all_have_read = threading.Barrier(RACERS, timeout=30)
     real_get = JobStore.get
 
-    def get_then_wait(store: JobStore, wanted: str) -> Job | None:
-        job = real_get(store, wanted)
+    def get_then_wait(store: JobStore, wanted: str, *, consistent: bool = True) -> Job | None:
+        job = real_get(store, wanted, consistent=consistent)
         all_have_read.wait()
         return job
 

@@ -15,8 +15,9 @@ def jobs_of(tenant: TenantCredentials) -> list[dict[str, object]]:
 
 
 def test_a_submit_whose_committed_write_timed_out_is_one_started_job(tenant: TenantCredentials) -> None:
-    # Given the job's write commits but its answer never arrives, so botocore sends it again
-    with commit_then_time_out(aws.dynamodb(), "TransactWriteItems") as cut_off:
+    # Given the job's write (one item, not a transaction) commits but its answer never arrives,
+    # so botocore sends it again
+    with commit_then_time_out(aws.dynamodb(), "PutItem") as cut_off:
         response = ApiClient(tenant.api_key).submit()
     # Then the client gets its job, the only one, and it was started
     assert cut_off == [1]
@@ -40,8 +41,9 @@ def test_the_same_with_an_idempotency_key_is_one_job_and_a_repeat_replays_it(ten
 def test_a_change_whose_committed_write_timed_out_is_one_change_and_one_event(tenant: TenantCredentials) -> None:
     job = ApiClient(tenant.api_key).submit().json
     service = wiring.job_service()
-    # When the job's start commits, times out on the client and is sent again
-    with commit_then_time_out(aws.dynamodb(), "TransactWriteItems") as cut_off:
+    # When the job's start (the job item, written before its event) commits, times out on the
+    # client and is sent again
+    with commit_then_time_out(aws.dynamodb(), "PutItem") as cut_off:
         running = service.start_running(job["id"])
     # Then it is running once: one "started" event, not a refusal of running -> running
     assert cut_off == [1]
@@ -60,8 +62,11 @@ def test_a_client_request_token_rides_on_every_job_transaction(tenant: TenantCre
         tokens.append(token if isinstance(token, str) else None)
 
     aws.dynamodb().meta.events.register("provide-client-params.dynamodb.TransactWriteItems", record)
-    job = ApiClient(tenant.api_key).submit().json
-    wiring.job_service().start_running(job["id"])
+    # The transactions of a job: its create with an Idempotency-Key's claim, and its end.
+    job = ApiClient(tenant.api_key, {"Idempotency-Key": "order-8"}).submit().json
+    service = wiring.job_service()
+    service.start_running(job["id"])
+    service.complete(job["id"], {"ok": True})
     assert len(tokens) == 2
     assert all(tokens)
     assert len(set(tokens)) == 2

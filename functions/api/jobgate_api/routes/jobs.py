@@ -138,7 +138,9 @@ def get_job(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it {i
         while _etag_matches(if_none_match, job.etag) and time.monotonic() < deadline:
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 1.5, 1.0)
-            job = service.get_for_tenant(tenant, id)
+            # Half-price reads: a stale one (an older version) is not taken for a change.
+            fresh = service.get_for_tenant(tenant, id, consistent=False)
+            job = fresh if fresh.version > job.version else job
     if if_none_match is not None and _etag_matches(if_none_match, job.etag):
         response = _job_response(304, job, extra)
         response.body = ""

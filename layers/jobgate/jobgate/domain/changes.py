@@ -1,7 +1,7 @@
 """Every change a job can undergo, and the pure function that applies one.
 
 `apply_change` either returns the next job (version + 1) and the one event that records
-it (sequence + 1), or raises IllegalTransition. Stores persist both atomically.
+it (sequence + 1), or raises IllegalTransition. The store persists both (JobStore.save_change).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from jobgate.domain.models import (
     Progress,
     Step,
     StepStatus,
+    latest_event,
 )
 from jobgate.domain.status import JobStatus, can_transition
 
@@ -94,13 +95,7 @@ def apply_change(job: Job, change: JobChange, now: datetime) -> AppliedChange:
         updated.ended_at = now
         updated.expires_at = now + timedelta(seconds=job.retention_seconds)
         updated.progress.eta = None
-    event = JobEvent(
-        sequence=updated.last_sequence,
-        type=event_type,
-        timestamp=now,
-        data={"job": updated.to_resource().to_json_dict()},
-    )
-    return AppliedChange(job=updated, event=event)
+    return AppliedChange(job=updated, event=latest_event(updated, event_type))
 
 
 def _target_of(job: Job, change: JobChange) -> tuple[JobStatus, EventType]:

@@ -64,15 +64,16 @@ class Callback(CamelModel):
     events: list[str] | None = None
 
 
-class Job(CamelModel):
-    """The stored job. `version` guards every write; `last_sequence` numbers its events."""
+class JobState(CamelModel):
+    """What a job's public representation is built from: its state at one version.
+
+    An event stores this much of the job (store/events.py), not the whole job: the input and
+    the internals are not part of the resource a client or a webhook receiver sees.
+    """
 
     id: str
-    tenant_id: str
     type: str
     status: JobStatus = JobStatus.QUEUED
-    version: int = 1
-    input: dict[str, Any] = Field(default_factory=dict)
     progress: Progress = Field(default_factory=Progress)
     created_at: Timestamp
     updated_at: Timestamp
@@ -81,19 +82,6 @@ class Job(CamelModel):
     expires_at: Timestamp | None = None
     error: JobError | None = None
     callback: Callback | None = None
-    retention_seconds: int
-    last_sequence: int = 0
-
-    def is_expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and now >= self.expires_at
-
-    def running_step(self) -> str | None:
-        return next((s.name for s in self.progress.steps if s.status is StepStatus.RUNNING), None)
-
-    @property
-    def etag(self) -> str:
-        """A strong validator: the version changes on every accepted write, and only then."""
-        return f'"{self.id}.{self.version}"'
 
     def to_resource(self) -> JobResource:
         path = f"/jobs/{self.id}"
@@ -116,6 +104,27 @@ class Job(CamelModel):
                 cancel=None if self.status.is_terminal else path,
             ),
         )
+
+
+class Job(JobState):
+    """The stored job. `version` guards every write; `last_sequence` numbers its events."""
+
+    tenant_id: str
+    version: int = 1
+    input: dict[str, Any] = Field(default_factory=dict)
+    retention_seconds: int
+    last_sequence: int = 0
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def running_step(self) -> str | None:
+        return next((s.name for s in self.progress.steps if s.status is StepStatus.RUNNING), None)
+
+    @property
+    def etag(self) -> str:
+        """A strong validator: the version changes on every accepted write, and only then."""
+        return f'"{self.id}.{self.version}"'
 
 
 class JobLinks(CamelModel):
@@ -165,3 +174,13 @@ class JobEvent(CamelModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def latest_event(job: Job, event_type: EventType) -> JobEvent:
+    """The event of the change that made `job`: its sequence, its time, its resource."""
+    return JobEvent(
+        sequence=job.last_sequence,
+        type=event_type,
+        timestamp=job.updated_at,
+        data={"job": job.to_resource().to_json_dict()},
+    )

@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from jobgate.store import keys
+from jobgate.store.events import StoredEvent, event_from_item
+
+# The event's item format moved to store/events.py; its readers still find it here.
+__all__ = ["DeliveryAttempt", "DeliveryStore", "StoredEvent", "event_from_item"]
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -34,27 +38,6 @@ class DeliveryAttempt(BaseModel):
     # delivered | retrying | failed (schedule exhausted) | gone (410) | refused (SSRF rules)
     outcome: str
     next_attempt_at: str | None = None
-
-
-class StoredEvent(BaseModel):
-    job_id: str
-    tenant_id: str
-    sequence: int
-    event_type: str
-    body: str
-    ttl: int
-
-
-def event_from_item(item: dict[str, Any]) -> StoredEvent:
-    """An EVENT# item, from GetItem or from a stream record's NewImage (same attribute format)."""
-    return StoredEvent(
-        job_id=keys.job_id_of_partition(item["pk"]["S"]),
-        tenant_id=item["tenantId"]["S"],
-        sequence=int(item["sequence"]["N"]),
-        event_type=item["eventType"]["S"],
-        body=item["body"]["S"],
-        ttl=int(item["ttl"]["N"]),
-    )
 
 
 class DeliveryStore:

@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic.alias_generators import to_camel
 
 from jobgate.domain.changes import AppliedChange
-from jobgate.domain.models import Job, JobEvent
+from jobgate.domain.models import EventType, Job, JobEvent, latest_event
 from jobgate.domain.status import JobStatus
 from jobgate.ids import is_job_id
+from jobgate.observability import logger
 from jobgate.store import keys
+from jobgate.store.events import event_from_item, event_item
 from jobgate.store.transactions import new_write_token, transact_once
 from jobgate.timeutil import to_epoch_seconds
 
@@ -31,6 +34,10 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 EVENT_BACKSTOP_TTL = timedelta(days=400)
 # The job item's attribute that marks it as being purged (JobStore.claim_purge).
 PURGE_CLAIM = "purgeClaim"
+# Events of changes that another change always follows (none ends a job), stored in two plain
+# writes (JobStore.save_change): a lost second write is made good by that next change.
+TWO_WRITE_EVENTS = frozenset({EventType.STARTED, EventType.STEP, EventType.PROGRESS, EventType.CANCELLING})
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem (DynamoDB's limit)
 
 
 class InvalidCursor(ValueError):
@@ -49,6 +56,15 @@ class CreateOutcome:
     job_id: str
     created: bool
     """False when an earlier submit with the same Idempotency-Key and body created the job."""
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """A job as read for a change; `unwritten_event` is the item of its latest event when that
+    was never written (store a change in two writes, the second lost): the next change writes it."""
+
+    job: Job
+    unwritten_event: Item | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +88,8 @@ class JobStore:
         self._client = client
         self._table = table_name
 
-    def get(self, job_id: str) -> Job | None:
-        response = self._client.get_item(TableName=self._table, Key=keys.job_key(job_id), ConsistentRead=True)
+    def get(self, job_id: str, *, consistent: bool = True) -> Job | None:
+        response = self._client.get_item(TableName=self._table, Key=keys.job_key(job_id), ConsistentRead=consistent)
         item = response.get("Item")
         return None if item is None or PURGE_CLAIM in item else _job_from_item(item)
 
@@ -92,9 +108,12 @@ class JobStore:
         if claim is not None:
             writes.append({"Put": self._claim_put(job, claim, now)})
         try:
-            transact_once(self._client, writes, token)
+            if claim is None:  # one item: a plain write, half a transaction's price
+                self._client.put_item(**writes[0]["Put"])
+            else:
+                transact_once(self._client, writes, token)
         except ClientError as error:
-            if not _is_transaction_condition_failure(error):
+            if not _is_condition_failure(error):
                 raise
             if self._holds_write(job.id, token):
                 return CreateOutcome(job_id=job.id, created=True)  # a retry of our own committed write
@@ -143,31 +162,69 @@ class JobStore:
             raise IdempotencyKeyReused(claim.key)
         return CreateOutcome(job_id=item["createdJobId"]["S"], created=False)
 
-    def save_change(self, before: Job, applied: AppliedChange, now: datetime, with_items: Sequence[Item] = ()) -> bool:
-        """Persist a job change and its event atomically, and `with_items` in the same
-        transaction (a result goes with the success); False if the job moved meanwhile."""
-        event_ttl = applied.job.expires_at or (now + EVENT_BACKSTOP_TTL)
+    def read_for_change(self, job_id: str) -> StoredJob | None:
+        """The job, as `get`, and whether its latest event's item is missing: one Query of the
+        job item and the newest EVENT# item (adjacent sort keys), costing what GetItem does."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :events AND :job",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.job_partition(job_id)},
+                ":events": {"S": keys.EVENT_PREFIX},
+                ":job": {"S": keys.JOB_SORT_KEY},
+            },
+            ScanIndexForward=False,
+            Limit=2,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        if not items or items[0]["sk"]["S"] != keys.JOB_SORT_KEY or PURGE_CLAIM in items[0]:
+            return None
+        job_item = items[0]
+        job = _job_from_item(job_item)
+        newest_event = items[1]["sk"]["S"] if len(items) > 1 else None
+        # Only a change written in two writes can lack its event, and its job item names the event's type.
+        written = newest_event == keys.event_sort_key(job.last_sequence)
+        if job.last_sequence == 0 or written or "eventType" not in job_item:
+            return StoredJob(job=job)
+        latest = latest_event(job, EventType(job_item["eventType"]["S"]))
+        return StoredJob(job=job, unwritten_event=event_item(job, latest, _event_ttl(job)))
+
+    def save_change(self, before: StoredJob, applied: AppliedChange, with_items: Sequence[Item] = ()) -> bool:
+        """Persist a job change and its event, and `with_items` with them (a result goes with the
+        success); False if the job moved meanwhile. A missing event of `before` is written first.
+
+        A change that ends the job, or writes `with_items`, is one transaction. Any other (start,
+        step, progress, cancelling: most of them) is two plain writes, half the price: the job on
+        its version, then its event, which the job item determines (its state, sequence, time and
+        `eventType`). If the second write is lost (a crash, a throttle), the job's next change
+        writes it first (read_for_change); a job always ends with a change, so every event is
+        written, in sequence order, exactly one per change.
+        """
         token = new_write_token()
+        job_put: Any = {
+            "TableName": self._table,
+            "Item": _job_item(applied.job, token, applied.event.type),
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(before.job.version)}},
+        }
+        event = event_item(applied.job, applied.event, _event_ttl(applied.job))
+        missing = [] if before.unwritten_event is None else [before.unwritten_event]
+        if applied.event.type in TWO_WRITE_EVENTS and not with_items:
+            return self._save_in_two_writes(job_put, event, missing, token)
         # No condition of their own: the job's version condition decides for the whole write.
         companions: list[TransactWriteItemTypeDef] = [
-            {"Put": {"TableName": self._table, "Item": i}} for i in with_items
+            {"Put": {"TableName": self._table, "Item": i}} for i in [*missing, *with_items]
         ]
         try:
             transact_once(
                 self._client,
                 [
+                    {"Put": job_put},
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _job_item(applied.job, token),
-                            "ConditionExpression": "version = :expected",
-                            "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _event_item(applied.job, applied.event, event_ttl),
+                            "Item": event,
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -176,9 +233,27 @@ class JobStore:
                 token,
             )
         except ClientError as error:
-            if _is_transaction_condition_failure(error):
+            if _is_condition_failure(error):
                 return self._holds_write(applied.job.id, token)
             raise
+        return True
+
+    def _save_in_two_writes(self, job_put: Any, event: Item, missing: list[Item], token: str) -> bool:
+        for item in missing:  # before the job moves on, so that events arrive in sequence order
+            self._client.put_item(TableName=self._table, Item=item)
+        try:
+            self._client.put_item(**job_put)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            if not self._holds_write(job_put["Item"]["jobId"]["S"], token):
+                return False
+        try:
+            # No condition: whoever writes it (this writer, or the next change's) writes the same item.
+            self._client.put_item(TableName=self._table, Item=event)
+        except (ClientError, BotoCoreError) as error:
+            # The change is committed; its event is written by the job's next change.
+            logger.warning("a change's event is left to the job's next change", extra={"error": str(error)})
         return True
 
     def list_for_tenant(
@@ -191,13 +266,16 @@ class JobStore:
         job_type: str | None,
         now: datetime,
     ) -> JobPage:
-        """Newest first. The cursor names the last job returned, so pages never skip or repeat."""
-        filters = ["(attribute_not_exists(#ttl) OR #ttl > :now)", f"attribute_not_exists({PURGE_CLAIM})"]
-        names = {"#ttl": "ttl"}
-        values: dict[str, AttributeValueTypeDef] = {
-            ":tenant": {"S": tenant_id},
-            ":now": {"N": str(to_epoch_seconds(now))},
-        }
+        """Newest first. The cursor names the last job returned, so pages never skip or repeat.
+
+        The index holds only the keys, `status` and `type` (template.yaml), so that a change
+        that keeps the status writes nothing to it; the page's jobs are then read in one
+        BatchGetItem, and shown as they are now: one that expired, was purged or left the
+        asked-for status since the index saw it is left out.
+        """
+        filters = []
+        names: dict[str, str] = {}
+        values: dict[str, AttributeValueTypeDef] = {":tenant": {"S": tenant_id}}
         if status is not None:
             filters.append("#status = :status")
             names["#status"] = "status"
@@ -206,31 +284,55 @@ class JobStore:
             filters.append("#type = :type")
             names["#type"] = "type"
             values[":type"] = {"S": job_type}
-        start_key = _decode_cursor(cursor, tenant_id) if cursor else None
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.TENANT_INDEX,
+            "KeyConditionExpression": "tenantId = :tenant",
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+            query["ExpressionAttributeNames"] = names
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, tenant_id)
         jobs: list[Job] = []
         while True:
-            query: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": keys.TENANT_INDEX,
-                "KeyConditionExpression": "tenantId = :tenant",
-                "FilterExpression": " AND ".join(filters),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": False,
-                "Limit": limit + 1,
-            }
-            if start_key is not None:
-                query["ExclusiveStartKey"] = start_key
             response = self._client.query(**query)
-            jobs.extend(_job_from_item(item) for item in response.get("Items", []))
+            listed = [item["jobId"]["S"] for item in response.get("Items", [])]
+            jobs.extend(
+                job
+                for job in self._current_jobs(listed, now)
+                if (status is None or job.status is status) and (job_type is None or job.type == job_type)
+            )
             last_key = response.get("LastEvaluatedKey")
             if len(jobs) > limit or last_key is None:
                 break
-            start_key = last_key
+            query["ExclusiveStartKey"] = last_key
         if len(jobs) > limit:
             page = jobs[:limit]
             return JobPage(jobs=page, next_cursor=_encode_cursor(page[-1]))
         return JobPage(jobs=jobs, next_cursor=None)
+
+    def _current_jobs(self, job_ids: Sequence[str], now: datetime) -> list[Job]:
+        """The jobs, in the order given, leaving out those gone, purged or expired (TTL pending).
+
+        Eventually consistent, half the price, like the index itself: DynamoDB copies a job to
+        the index after its write has committed, so the job is there to be read.
+        """
+        found: dict[str, Job] = {}
+        for start in range(0, len(job_ids), BATCH_GET_LIMIT):
+            chunk = job_ids[start : start + BATCH_GET_LIMIT]
+            pending: Any = {self._table: {"Keys": [keys.job_key(job_id) for job_id in chunk]}}
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    if PURGE_CLAIM not in item and not _ttl_passed(item, now):
+                        job = _job_from_item(item)
+                        found[job.id] = job
+                pending = response.get("UnprocessedKeys") or {}
+        return [found[job_id] for job_id in job_ids if job_id in found]
 
     def active(self) -> Iterator[Job]:
         """Every job not yet finished, across tenants, for the sweeper (functions/job_sweeper).
@@ -271,7 +373,7 @@ class JobStore:
             Limit=limit + 1,
         )
         items = response.get("Items", [])
-        events = [JobEvent.model_validate_json(item["body"]["S"]) for item in items[:limit]]
+        events = [JobEvent.model_validate_json(event_from_item(dict(item)).body) for item in items[:limit]]
         return EventPage(events=events, has_more=len(items) > limit)
 
     def claim_purge(self, job_id: str) -> bool:
@@ -326,7 +428,13 @@ class JobStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def _job_item(job: Job, write_token: str) -> Item:
+# Attributes of their own on the job item (the keys, the index, conditions), so not in `doc` again.
+_JOB_ATTRIBUTES = {"id": "jobId", "tenant_id": "tenantId", "status": "status", "type": "type", "version": "version"}
+
+
+def _job_item(job: Job, write_token: str, event_type: EventType | None = None) -> Item:
+    """`doc` holds the rest of the job, fields at their defaults left out: under 1 KB, one
+    write unit, for a typical job (docs/performance.md)."""
     item: Item = {
         **keys.job_key(job.id),
         "writeToken": {"S": write_token},
@@ -335,15 +443,22 @@ def _job_item(job: Job, write_token: str) -> Item:
         "status": {"S": job.status.value},
         "type": {"S": job.type},
         "version": {"N": str(job.version)},
-        "doc": {"S": job.model_dump_json(by_alias=True)},
+        "doc": {"S": job.model_dump_json(by_alias=True, exclude=set(_JOB_ATTRIBUTES), exclude_defaults=True)},
     }
     if job.expires_at is not None:
         item["ttl"] = {"N": str(to_epoch_seconds(job.expires_at))}
+    if event_type is not None:  # its latest event's type: read_for_change rebuilds a lost event from it
+        item["eventType"] = {"S": event_type.value}
     return item
 
 
-def _job_from_item(item: Item) -> Job:
-    return Job.model_validate_json(item["doc"]["S"])
+def _job_from_item(item: Mapping[str, Any]) -> Job:
+    """Also reads a job item written before `doc` left out its attributes (it holds them too)."""
+    stored: dict[str, Any] = json.loads(item["doc"]["S"])
+    for field, attribute in _JOB_ATTRIBUTES.items():
+        value = item[attribute]
+        stored[to_camel(field)] = int(value["N"]) if "N" in value else value["S"]
+    return Job.model_validate(stored)
 
 
 def job_owner(item: Mapping[str, Any]) -> tuple[str, str]:
@@ -351,19 +466,20 @@ def job_owner(item: Mapping[str, Any]) -> tuple[str, str]:
     return item["tenantId"]["S"], item["jobId"]["S"]
 
 
-def _event_item(job: Job, event: JobEvent, ttl: datetime) -> Item:
-    return {
-        "pk": {"S": keys.job_partition(job.id)},
-        "sk": {"S": keys.event_sort_key(event.sequence)},
-        "tenantId": {"S": job.tenant_id},
-        "sequence": {"N": str(event.sequence)},
-        "eventType": {"S": event.type.value},
-        "body": {"S": json.dumps(event.to_json_dict(), separators=(",", ":"))},
-        "ttl": {"N": str(to_epoch_seconds(ttl))},
-    }
+def _ttl_passed(item: Mapping[str, Any], now: datetime) -> bool:
+    """Past its TTL: the job reads as gone to listing, although DynamoDB removes it only later."""
+    return "ttl" in item and int(item["ttl"]["N"]) <= to_epoch_seconds(now)
 
 
-def _is_transaction_condition_failure(error: ClientError) -> bool:
+def _event_ttl(job: Job) -> datetime:
+    """From the job alone, so that two writers of one event write the same item."""
+    return job.expires_at or (job.updated_at + EVENT_BACKSTOP_TTL)
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    """A condition failed: of a plain write, or of a transaction (then without reasons too)."""
+    if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        return True
     if error.response["Error"]["Code"] != "TransactionCanceledException":
         return False
     reasons = error.response.get("CancellationReasons", [])

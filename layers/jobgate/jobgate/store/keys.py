@@ -36,6 +36,10 @@ def event_sort_key(sequence: int) -> str:
     return f"{EVENT_PREFIX}{sequence:0{SEQUENCE_DIGITS}d}"
 
 
+def sequence_of_event(sort_key: str) -> int:
+    return int(sort_key.removeprefix(EVENT_PREFIX))
+
+
 def delivery_sort_key(sequence: int, attempt: int) -> str:
     return f"{DELIVERY_PREFIX}{sequence:0{SEQUENCE_DIGITS}d}#{attempt:0{ATTEMPT_DIGITS}d}"
 
