@@ -81,3 +81,11 @@ def test_a_read_costs_a_unit_per_started_4_kb_and_half_of_it_eventually_consiste
     assert billed("GetItem", consistent) == 1
     assert billed("GetItem", eventual) == 0.5
     assert billed("GetItem", missing) == 1  # a read that finds nothing still costs the minimum
+
+
+def test_a_transaction_of_several_items_bills_each_item_twice(dynamodb: Any) -> None:
+    actions = [{"Put": {"TableName": TABLE, "Item": {"pk": {"S": f"t{n}"}, "v": {"S": VALUE}}}} for n in range(2)]
+    response = dynamodb.transact_write_items(TransactItems=actions, ReturnConsumedCapacity="INDEXES")
+    # DynamoDB Local answers 2 units for the whole transaction here; DynamoDB bills 2 x 2 per item.
+    assert units.dynamodb_capacity("TransactWriteItems", response["ConsumedCapacity"])[TABLE] < 8
+    assert units.transaction_capacity(actions, response["ConsumedCapacity"]) == {TABLE: 2 * 2 * 2}

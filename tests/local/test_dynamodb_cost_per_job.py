@@ -9,7 +9,6 @@ an attribute the index holds changes; 4 KB per read unit, half when eventually c
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,22 +35,12 @@ from tests.conftest import JOBS_TABLE, TEMPLATE
 DEMO_INPUT = {"steps": 3, "stepSeconds": 1}
 
 
-def item_size(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB bills it: names and values in bytes; a number ~1 byte per 2 digits."""
-    size = 0
-    for name, value in item.items():
-        ((kind, content),) = value.items()
-        size += len(name.encode()) + (len(content) // 2 + 1 if kind == "N" else len(content.encode()))
-    return size
-
-
 @dataclass
 class Meter:
     """Capacity units and calls per DynamoDB operation, from each answer's ConsumedCapacity.
 
-    Except a transaction's table units: DynamoDB Local answers 2 for any transaction of small
-    items (a job and its event, or three items), where DynamoDB bills 2 per started KB of each
-    item. Those are computed here from the items sent; its index units are DynamoDB Local's.
+    A transaction's are sized from the items sent, as the billing meter sizes them
+    (units.transaction_capacity): DynamoDB Local answers 2 for any transaction of small items.
     """
 
     units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -62,19 +51,17 @@ class Meter:
         if model.name in units.WRITE_OPERATIONS | units.READ_OPERATIONS:
             params["ReturnConsumedCapacity"] = "INDEXES"
         if model.name == "TransactWriteItems":
-            self._transaction = [item_size(action["Put"]["Item"]) for action in params["TransactItems"]]
+            self._transaction = params["TransactItems"]
         if model.name == "PutItem":
-            self.sizes.append(item_size(params["Item"]))
+            self.sizes.append(units.item_size(params["Item"]))
 
     def count(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         operation = model.name
         self.calls[operation] += 1
         consumed = parsed.get("ConsumedCapacity")
         if operation == "TransactWriteItems" and consumed:
-            self.sizes.extend(self._transaction)
-            self.units[operation] += sum(2 * math.ceil(size / 1024) for size in self._transaction)
-            for index in consumed[0].get("GlobalSecondaryIndexes", {}).values():
-                self.units[operation] += index["CapacityUnits"]
+            self.sizes.extend(units.item_size(action["Put"]["Item"]) for action in self._transaction)
+            self.units[operation] += units.transaction_capacity(self._transaction, consumed).get(JOBS_TABLE, 0)
             return
         self.units[operation] += units.dynamodb_capacity(operation, consumed).get(JOBS_TABLE, 0)
 

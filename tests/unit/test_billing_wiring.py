@@ -213,6 +213,45 @@ def test_the_functions_ask_each_dynamodb_call_for_its_capacity_and_record_it(cap
     assert recorded == [{"function": "local-api", "operation": "GetItem", "capacity": {"JobsTable": 1.0}}]
 
 
+def test_a_transaction_is_recorded_at_two_units_per_started_kb_of_each_item(capacity_hook: Path) -> None:
+    client = boto3.session.Session().client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    # What DynamoDB Local answers for this transaction: 2 units in all, index writes apart.
+    answer = {
+        "ConsumedCapacity": [
+            {"TableName": "JobsTable", "CapacityUnits": 3.0, "GlobalSecondaryIndexes": {"g": {"CapacityUnits": 1.0}}}
+        ]
+    }
+
+    def dynamodb(request: Any, **_: Any) -> AWSResponse:
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        return AWSResponse(request.url, 200, headers, _Body(json.dumps(answer).encode()))
+
+    client.meta.events.register("before-send.dynamodb", dynamodb)  # type: ignore[arg-type]
+    # Items of 2 + 1,500 bytes (2 KB: 4 units in a transaction) and 2 + 10 bytes (1 KB: 2 units).
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "JobsTable", "Item": {"pk": {"S": "x" * 1_500}}}},
+            {"Put": {"TableName": "JobsTable", "Item": {"pk": {"S": "y" * 10}}}},
+        ]
+    )
+    recorded = [json.loads(line) for line in capacity_hook.read_text().splitlines()]
+    assert recorded == [{"function": "local-api", "operation": "TransactWriteItems", "capacity": {"JobsTable": 7.0}}]
+
+
+def test_an_item_is_sized_by_its_names_and_values() -> None:
+    item = {
+        "pk": {"S": "JOB#é"},  # 2 + 6 (é is 2 bytes)
+        "version": {"N": "12345"},  # 7 + 3
+        "done": {"BOOL": True},  # 4 + 1
+        "steps": {"L": [{"S": "ab"}, {"N": "7"}]},  # 5 + 3 + (1 + 2) + (1 + 1)
+        "doc": {"M": {"a": {"S": "xyz"}}},  # 3 + 3 + 1 + 3
+    }
+    assert units.item_size(item) == 8 + 10 + 5 + 13 + 10
+
+
 def test_the_aws_endpoint_tells_each_request_with_its_signed_service_and_sizes() -> None:
     seen: list[AwsCall] = []
 

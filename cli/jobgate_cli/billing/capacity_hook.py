@@ -7,7 +7,8 @@ zygote when it meters. That registers two botocore handlers on every session mad
 consumed to the file `JOBGATE_METER_CAPACITY_RECORD`, one JSON line per call:
 `{"function": ..., "operation": ..., "capacity": {table: units}}`. The stack reads the file
 (`CapacityRecord`) and bills the units. The functions' code is unchanged, and DynamoDB Local
-computes the units by DynamoDB's rules (tests/local/test_billing_dynamodb.py).
+computes the units by DynamoDB's rules (tests/local/test_billing_dynamodb.py), except a
+transaction's table units, which are sized from its items (`units.transaction_capacity`).
 
 A call DynamoDB refuses (a failed condition, a cancelled transaction) returns no capacity, so
 it is not counted, though DynamoDB bills the write it attempted.
@@ -29,10 +30,18 @@ CAPACITY_PRELOAD: Final = "jobgate_cli.billing.capacity_in_functions"
 _METERED_OPERATIONS: Final = units.WRITE_OPERATIONS | units.READ_OPERATIONS
 
 
-def ask_for_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
-    """botocore `before-parameter-build.dynamodb`: every read and write returns its ConsumedCapacity."""
+_TRANSACTION: Final = "jobgate_meter_transact_items"
+
+
+def ask_for_capacity(params: dict[str, Any], model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
+    """botocore `before-parameter-build.dynamodb`: every read and write returns its ConsumedCapacity.
+
+    A transaction's items are kept in the request's context: its units are sized from them.
+    """
     if model.name in _METERED_OPERATIONS:
         params.setdefault("ReturnConsumedCapacity", "INDEXES")
+    if model.name == "TransactWriteItems" and context is not None:
+        context[_TRANSACTION] = params.get("TransactItems", [])
 
 
 class CapacityAppender:
@@ -42,8 +51,14 @@ class CapacityAppender:
         self._path = path
         self._environment = environment
 
-    def __call__(self, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
-        capacity = units.dynamodb_capacity(model.name, parsed.get("ConsumedCapacity"))
+    def __call__(
+        self, parsed: Mapping[str, Any], model: Any, context: Mapping[str, Any] | None = None, **_: Any
+    ) -> None:
+        consumed = parsed.get("ConsumedCapacity")
+        if model.name == "TransactWriteItems" and consumed and context and _TRANSACTION in context:
+            capacity = units.transaction_capacity(context[_TRANSACTION], consumed)
+        else:
+            capacity = units.dynamodb_capacity(model.name, consumed)
         if not capacity:
             return
         line = json.dumps(
