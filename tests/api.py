@@ -11,6 +11,9 @@ from urllib.parse import urlencode
 
 from tests.conftest import LambdaContext, load_event
 
+# Planned past Express's bound (jobgate.registry.EXPRESS_PLANNED_SECONDS): runs as a Standard workflow.
+STANDARD_DEMO = {"steps": 3, "stepSeconds": 3600}
+
 
 @dataclass
 class ApiResponse:
@@ -72,6 +75,7 @@ class ApiClient:
         )
 
     def submit(self, job_input: dict[str, Any] | None = None, **extra: Any) -> ApiResponse:
+        """A demo job; its default input (3 steps of 1 s) runs as Express, STANDARD_DEMO as Standard."""
         return self.request("POST", "/jobs", body={"type": "demo", "input": job_input or {}, **extra})
 
     def get(self, path: str, **kwargs: Any) -> ApiResponse:

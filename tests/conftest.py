@@ -108,6 +108,7 @@ def aws_backend() -> Iterator[None]:
         create_table_from_template(dynamodb, TEMPLATE, "TenantsTable", TENANTS_TABLE)
         create_bucket(boto3.client("s3"), BUCKET)
         create_state_machine("demo")
+        create_state_machine("demo-express", "EXPRESS")
         yield
         aws.reset_clients()
 

@@ -21,19 +21,24 @@ def lifecycle(action: str, job_id: str, **extra: Any) -> dict[str, Any]:
     return outcome
 
 
+def run_demo_step(job_id: str, job_input: dict[str, Any], index: int) -> dict[str, Any]:
+    """One RunStep, as the state machine hands it the state."""
+    output: dict[str, Any] = demo_step.handler(
+        {"jobId": job_id, "input": job_input, "stepIndex": index},
+        LambdaContext(function_name="jobgate-demo-step"),  # type: ignore[arg-type]
+    )
+    return output
+
+
 def demo_steps(job_id: str, job_input: dict[str, Any], first_index: int = 0) -> dict[str, Any]:
     """RunStep until done, as the Choice loop does; returns the last step's output."""
-    state: dict[str, Any] = {"jobId": job_id, "input": job_input, "stepIndex": first_index}
+    state: dict[str, Any] = {"stepIndex": first_index}
     while True:
-        state = demo_step.handler(
-            {"jobId": job_id, "input": state["input"], "stepIndex": state["stepIndex"]},
-            LambdaContext(function_name="jobgate-demo-step"),  # type: ignore[arg-type]
-        )
+        state = run_demo_step(job_id, job_input, state["stepIndex"])
         if state["done"]:
             return state
 
 
 def run_to_success(job_id: str, job_input: dict[str, Any]) -> dict[str, Any]:
-    lifecycle("start", job_id)
-    last = demo_steps(job_id, job_input)
-    return lifecycle("succeed", job_id, result=last["result"])
+    """The demo's happy path: its first step starts the job, its last one succeeds it."""
+    return demo_steps(job_id, job_input)

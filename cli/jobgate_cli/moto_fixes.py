@@ -15,6 +15,8 @@ import copy
 import functools
 import os
 import threading
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.common_models import BaseModel
@@ -136,3 +138,75 @@ def speed_up_step_functions() -> None:
         return client
 
     lambda_eval_utils.boto_client_for = reused_client  # type: ignore[attr-defined]
+
+
+EXPRESS_RESOURCE_NOT_VALID = "Invalid Arn: 'Resource type not valid in this context: express'"
+
+
+def run_express_executions_as_aws_does() -> None:
+    """Express executions as AWS runs them, not as Standard ones (idempotent).
+
+    moto 5.2.5 treats an EXPRESS state machine's executions like STANDARD ones: a second
+    StartExecution with the same name is refused or answered with the first execution, and
+    DescribeExecution, GetExecutionHistory and StopExecution work on them. On AWS each
+    StartExecution of an Express machine is a new execution, whatever its name (no
+    idempotency), its ARN is `arn:...:express:<machine>:<name>:<id>`, and those three calls
+    are refused with InvalidArn (docs/local-stack.md, "Express workflows").
+    """
+    from moto.stepfunctions.exceptions import InvalidArn
+    from moto.stepfunctions.parser.api import StateMachineType
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start = StepFunctionsParserBackend.start_execution
+    if getattr(start, _PATCHED_MARKER, False):
+        return
+
+    @functools.wraps(start)
+    def start_express_anew(
+        self: StepFunctionsParserBackend,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
+    ) -> Any:
+        state_machine = self.describe_state_machine(state_machine_arn)
+        if state_machine.type != "EXPRESS":
+            return start(self, state_machine_arn, name, execution_input, trace_header)
+        name = name or str(uuid.uuid4())
+        # A snapshot of the definition, as moto's own start takes it (without the executions).
+        snapshot = copy.deepcopy(
+            state_machine, {id(state_machine.executions): [], id(state_machine.backend): state_machine.backend}
+        )
+        execution = Execution(
+            name=name,
+            sm_type=StateMachineType(state_machine.type),
+            role_arn=snapshot.roleArn,
+            exec_arn=f"arn:{self.partition}:states:{self.region_name}:{self.account_id}:express:"
+            f"{state_machine.name}:{name}:{uuid.uuid4()}",
+            account_id=self.account_id,
+            region_name=self.region_name,
+            state_machine=snapshot,  # type: ignore[arg-type] # what moto's own start passes
+            start_date=datetime.now(tz=UTC),
+            cloud_watch_logging_session=None,
+            input_data=execution_input or "{}",
+            trace_header=trace_header,
+            activity_store={},
+        )
+        state_machine.executions.append(execution)  # type: ignore[arg-type] # as moto's own start does
+        execution.start()
+        return execution
+
+    def refusing_express(original: Any) -> Any:
+        @functools.wraps(original)
+        def call(self: StepFunctionsParserBackend, execution_arn: str, *args: Any, **kwargs: Any) -> Any:
+            if ":express:" in execution_arn:
+                raise InvalidArn(EXPRESS_RESOURCE_NOT_VALID)
+            return original(self, execution_arn, *args, **kwargs)
+
+        return call
+
+    setattr(start_express_anew, _PATCHED_MARKER, True)
+    StepFunctionsParserBackend.start_execution = start_express_anew  # type: ignore[method-assign]
+    for method in ("describe_execution", "stop_execution", "get_execution_history"):
+        setattr(StepFunctionsParserBackend, method, refusing_express(getattr(StepFunctionsParserBackend, method)))

@@ -6,6 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.e2e.conftest import OTHER_API_KEY, Client, eventually
 
 
@@ -27,8 +30,12 @@ def test_a_job_runs_from_submit_to_succeeded_with_progress(client: Client) -> No
     assert events[-1]["type"] == "job.succeeded"
 
 
+# Planned past a minute: the demo runs as a Standard workflow (the others here run as Express).
+STANDARD = {"steps": 5, "stepSeconds": 20}
+
+
 def test_cancel_while_running_stops_the_work(client: Client, aws: Callable[[str], Any]) -> None:
-    job = client.submit({"steps": 5, "stepSeconds": 2})
+    job = client.submit(STANDARD)
     client.wait_for(job["id"], lambda j: j["status"] == "running")
     response = client.request("DELETE", f"/jobs/{job['id']}")
     assert response.status_code == 202
@@ -43,10 +50,47 @@ def test_cancel_while_running_stops_the_work(client: Client, aws: Callable[[str]
     # moto stops an execution at its next state; if a task ran first it found the job
     # cancelled and the workflow ended through its JobCancelled path instead.
     assert execution["status"] == "ABORTED" or execution.get("error") == "JobCancelled"
-    time.sleep(2.5)  # longer than a step: nothing more may happen to a cancelled job
+    time.sleep(2.5)  # longer than a task: nothing more may happen to a cancelled job
     after = client.job(job["id"])
     assert after["status"] == "cancelled"
     assert [s["name"] for s in after["progress"]["steps"] if s["status"] == "succeeded"] == steps_done
+
+
+def test_an_express_job_cancelled_mid_run_ends_cancelled_at_its_next_step(
+    client: Client, aws: Callable[[str], Any]
+) -> None:
+    # Given a short demo (Express, which cannot be stopped) past its first step
+    job = client.submit({"steps": 5, "stepSeconds": 2})
+    client.wait_for(job["id"], lambda j: any(s["status"] == "succeeded" for s in j["progress"]["steps"]))
+    # When its owner cancels it, the answer is "cancelling": the run ends at its next step
+    response = client.request("DELETE", f"/jobs/{job['id']}")
+    assert response.status_code == 202
+    assert response.json()["status"] == "cancelling"
+    cancelled = client.wait_until_terminal(job["id"])
+    assert cancelled["status"] == "cancelled"
+    steps_done = [s["name"] for s in cancelled["progress"]["steps"] if s["status"] == "succeeded"]
+    assert len(steps_done) < 5
+    # Then there is one terminal event, and nothing more happens to the job
+    time.sleep(2.5)  # longer than a step's pause
+    events = client.request("GET", f"/jobs/{job['id']}/events").json()["items"]
+    assert [e["type"] for e in events if e["type"] in {"job.succeeded", "job.failed", "job.cancelled"}] == [
+        "job.cancelled"
+    ]
+    assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
+    assert client.job(job["id"])["progress"]["steps"] == cancelled["progress"]["steps"]
+    # It ran on the Express state machine: there is no Standard execution of it
+    standard_arn = f"arn:aws:states:us-east-1:123456789012:execution:local-job-demo:{job['id']}"
+    with pytest.raises(ClientError, match="ExecutionDoesNotExist"):
+        aws("stepfunctions").describe_execution(executionArn=standard_arn)
+
+
+def test_a_demo_planned_past_a_minute_runs_as_a_standard_workflow(client: Client, aws: Callable[[str], Any]) -> None:
+    job = client.submit({"steps": 2, "stepSeconds": 61})
+    client.wait_for(job["id"], lambda j: j["status"] == "running")
+    standard_arn = f"arn:aws:states:us-east-1:123456789012:execution:local-job-demo:{job['id']}"
+    assert aws("stepfunctions").describe_execution(executionArn=standard_arn)["status"] == "RUNNING"
+    # A Standard run is stopped on cancel, and the job is cancelled at once
+    assert client.request("DELETE", f"/jobs/{job['id']}").json()["status"] == "cancelled"
 
 
 def test_a_failing_step_ends_the_job_failed_with_the_step_named(client: Client) -> None:
@@ -62,7 +106,7 @@ def test_a_failing_step_ends_the_job_failed_with_the_step_named(client: Client) 
 def test_an_execution_stopped_outside_jobgate_is_reconciled_to_failed(
     client: Client, aws: Callable[[str], Any]
 ) -> None:
-    job = client.submit({"steps": 5, "stepSeconds": 2})
+    job = client.submit(STANDARD)
     client.wait_for(job["id"], lambda j: j["status"] == "running")
     # Someone stops the execution in the console: the workflow never reports to its job.
     execution_arn = f"arn:aws:states:us-east-1:123456789012:execution:local-job-demo:{job['id']}"

@@ -23,7 +23,7 @@ def test_a_submit_whose_committed_write_timed_out_is_one_started_job(tenant: Ten
     assert cut_off == [1]
     assert response.status == 202
     assert [job["id"] for job in jobs_of(tenant)] == [response.json["id"]]
-    assert executions_of("demo") == [response.json["id"]]
+    assert executions_of("demo-express") == [response.json["id"]]
 
 
 def test_the_same_with_an_idempotency_key_is_one_job_and_a_repeat_replays_it(tenant: TenantCredentials) -> None:

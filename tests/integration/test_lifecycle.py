@@ -13,7 +13,7 @@ from jobgate.domain.errors import IllegalTransition, JobCancelled
 from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import load_event
-from tests.workflow import demo_steps, lifecycle
+from tests.workflow import demo_steps, lifecycle, run_demo_step
 
 
 @pytest.fixture
@@ -23,14 +23,40 @@ def client(tenant: TenantCredentials) -> ApiClient:
 
 def test_steps_report_progress_while_running(client: ApiClient) -> None:
     job_id = client.submit({"steps": 4, "stepSeconds": 0}).json["id"]
-    lifecycle("start", job_id)
-    demo_step_output = demo_steps(job_id, {"steps": 4, "stepSeconds": 0}, first_index=3)  # only the last step
+    demo_step_output = run_demo_step(job_id, {"steps": 4, "stepSeconds": 0}, index=0)  # the first step starts the job
     job = client.get(f"/jobs/{job_id}").json
-    assert demo_step_output["done"] is True
+    assert demo_step_output["done"] is False
+    assert job["status"] == "running"
     assert job["progress"]["percent"] == 25
-    assert job["progress"]["steps"][3]["status"] == "succeeded"
-    assert job["progress"]["steps"][3]["attempts"] == 1
+    assert job["progress"]["steps"][0]["status"] == "succeeded"
+    assert job["progress"]["steps"][0]["attempts"] == 1
     assert job["progress"]["eta"] is not None
+
+
+def test_a_step_run_twice_is_done_once_and_the_last_step_succeeds_the_job(client: ApiClient) -> None:
+    # Express runs a task (or a whole execution) at least once: a second run must change nothing.
+    job_input = {"steps": 2, "stepSeconds": 0}
+    job_id = client.submit(job_input).json["id"]
+    run_demo_step(job_id, job_input, index=0)
+    again = run_demo_step(job_id, job_input, index=0)
+    assert again == {
+        "jobId": job_id,
+        "input": {**job_input, "failAtStep": None, "resultBytes": 0},
+        "stepIndex": 1,
+        "done": False,
+    }
+    assert run_demo_step(job_id, job_input, index=1)["done"] is True
+    job = client.get(f"/jobs/{job_id}").json
+    assert job["status"] == "succeeded"
+    assert [s["attempts"] for s in job["progress"]["steps"]] == [1, 1]
+    assert client.get(f"/jobs/{job_id}/result").json["steps"] == 2
+    events = [e["type"] for e in client.get(f"/jobs/{job_id}/events").json["items"]]
+    assert events.count("job.started") == 1
+    assert events.count("job.succeeded") == 1
+    # A run after the job succeeded (a twin execution lagging behind) ends its workflow, not the job.
+    with pytest.raises(JobCancelled):
+        run_demo_step(job_id, job_input, index=1)
+    assert [e["type"] for e in client.get(f"/jobs/{job_id}/events").json["items"]] == events
 
 
 def test_a_failing_step_fails_the_job_with_a_readable_error(client: ApiClient) -> None:

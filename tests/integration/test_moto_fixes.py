@@ -1,14 +1,22 @@
-"""moto's DynamoDB, as the tests and the local stack use it, honours conditions atomically."""
+"""moto, as the tests and the local stack use it, behaves as AWS does where jobgate depends on it."""
 
 from __future__ import annotations
 
 import gc
+import json
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
 from moto.sqs.models import Message
 
-from jobgate_cli.moto_fixes import keep_stream_iterators_on_the_live_shard, stop_tracking_model_instances
+from jobgate_cli.local.eventbridge import step_functions_status_event
+from jobgate_cli.moto_fixes import (
+    keep_stream_iterators_on_the_live_shard,
+    run_express_executions_as_aws_does,
+    stop_tracking_model_instances,
+)
 from tests.conftest import JOBS_TABLE
 from tests.integration.test_lifecycle import race
 
@@ -81,3 +89,31 @@ def test_moto_frees_what_it_no_longer_holds(aws_backend: None) -> None:
     gc.collect()
     assert Message.instances_tracked == []  # type: ignore[attr-defined]
     assert [obj for obj in gc.get_objects() if isinstance(obj, Message)] == []
+
+
+def test_express_executions_run_as_aws_runs_them_and_send_no_status_events() -> None:
+    run_express_executions_as_aws_does()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        client = boto3.client("stepfunctions", region_name="us-east-1")
+        role = "arn:aws:iam::123456789012:role/jobgate-test"
+        definition = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 1, "End": True}}})
+        express = client.create_state_machine(name="m-express", definition=definition, roleArn=role, type="EXPRESS")
+        standard = client.create_state_machine(name="m", definition=definition, roleArn=role, type="STANDARD")
+        # Express: every start is a run of its own, whatever its name, and cannot be looked at
+        first = client.start_execution(stateMachineArn=express["stateMachineArn"], name="job_1", input="{}")
+        second = client.start_execution(stateMachineArn=express["stateMachineArn"], name="job_1", input="{}")
+        assert first["executionArn"] != second["executionArn"]
+        assert first["executionArn"].startswith("arn:aws:states:us-east-1:123456789012:express:m-express:job_1:")
+        for call in (client.describe_execution, client.get_execution_history, client.stop_execution):
+            with pytest.raises(ClientError, match="Resource type not valid in this context: express"):
+                call(executionArn=first["executionArn"])
+        # Standard: a repeat of a running execution's start is idempotent, and it can be described
+        started = client.start_execution(stateMachineArn=standard["stateMachineArn"], name="job_1", input="{}")
+        again = client.start_execution(stateMachineArn=standard["stateMachineArn"], name="job_1", input="{}")
+        assert again["executionArn"] == started["executionArn"]
+        assert client.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING"
+    # AWS sends EventBridge status changes for Standard executions only
+    assert step_functions_status_event({"executionArn": first["executionArn"]}) is None
+    event = step_functions_status_event({"executionArn": started["executionArn"]})
+    assert event is not None
+    assert event["detail-type"] == "Step Functions Execution Status Change"

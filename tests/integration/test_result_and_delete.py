@@ -10,11 +10,13 @@ import boto3
 import pytest
 import requests
 
+from jobgate.store.executions import Executions
 from jobgate.store.results import PreparedResult, ResultStore
 from jobgate.tenants import TenantCredentials
-from tests.api import ApiClient
-from tests.conftest import BUCKET, STATE_MACHINE_PREFIX, create_state_machine
-from tests.workflow import demo_steps, lifecycle, run_to_success
+from tests.api import STANDARD_DEMO, ApiClient
+from tests.conftest import BUCKET, STATE_MACHINE_PREFIX
+from tests.integration.test_submit import executions_of
+from tests.workflow import lifecycle, run_demo_step, run_to_success
 
 QUICK = {"steps": 1, "stepSeconds": 0}
 
@@ -62,7 +64,7 @@ def test_a_large_result_is_a_303_to_a_working_short_lived_url(client: ApiClient)
 
 
 def test_delete_cancels_a_running_job_and_stops_its_execution(client: ApiClient) -> None:
-    job_id = client.submit({"steps": 3}).json["id"]
+    job_id = client.submit(STANDARD_DEMO).json["id"]
     lifecycle("start", job_id)
     response = client.delete(f"/jobs/{job_id}")
     assert response.status == 202
@@ -77,7 +79,7 @@ def test_delete_cancels_a_running_job_and_stops_its_execution(client: ApiClient)
 
 
 def test_a_cancelled_jobs_late_task_results_change_nothing(client: ApiClient) -> None:
-    job_id = client.submit({"steps": 1}).json["id"]
+    job_id = client.submit(STANDARD_DEMO).json["id"]
     lifecycle("start", job_id)
     client.delete(f"/jobs/{job_id}")
     late = lifecycle("succeed", job_id, result={"too": "late"})
@@ -106,25 +108,29 @@ def test_another_tenant_cannot_cancel_or_purge(client: ApiClient, other_tenant: 
     assert client.get(f"/jobs/{job_id}").json["status"] == "queued"
 
 
-def test_an_express_job_type_cancels_at_its_next_step(client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a job type that runs as an Express workflow (which cannot be stopped), registered
-    # the way every job type is: its module in JOB_TYPE_MODULES
-    monkeypatch.setenv("JOB_TYPE_MODULES", "jobgate.jobtypes.demo,tests.fixtures.express_demo")
-    create_state_machine("demo-express", "EXPRESS")
-    job_id = client.request("POST", "/jobs", body={"type": "demo-express", "input": {"steps": 3}}).json["id"]
-    lifecycle("start", job_id)
+def test_an_express_demo_job_cancels_at_its_next_step(client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a short demo job, which runs as Express (which cannot be stopped), under way
+    job_input = {"steps": 3, "stepSeconds": 1}
+    job_id = client.submit(job_input).json["id"]
+    assert executions_of("demo-express") == [job_id]
+    run_demo_step(job_id, job_input, index=0)
+
+    def stop_refused(self: Executions, arn: str, cause: str) -> None:
+        raise AssertionError(f"StopExecution called on an Express execution: {arn}")
+
+    monkeypatch.setattr(Executions, "stop", stop_refused)
     # When its owner cancels it
     response = client.delete(f"/jobs/{job_id}")
     # Then it is cancelling until its next step sees that, which ends it cancelled
     assert response.status == 202
     assert response.json["status"] == "cancelling"
-    execution_arn = STATE_MACHINE_PREFIX.replace(":stateMachine:", ":execution:") + f"demo-express:{job_id}"
-    assert boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
     with pytest.raises(Exception, match="cancelling") as stopped:
-        demo_steps(job_id, {"steps": 3})
+        run_demo_step(job_id, job_input, index=1)
     assert type(stopped.value).__name__ == "JobCancelled"
     lifecycle("cancelled", job_id)  # what the state machine's Catch on JobCancelled calls
     assert client.get(f"/jobs/{job_id}").json["status"] == "cancelled"
+    events = [e["type"] for e in client.get(f"/jobs/{job_id}/events").json["items"]]
+    assert [t for t in events if t in {"job.succeeded", "job.failed", "job.cancelled"}] == ["job.cancelled"]
 
 
 def test_of_two_racing_completes_the_winners_result_stays_and_the_losers_object_goes(

@@ -9,12 +9,13 @@ import pytest
 
 import job_sweeper
 from jobgate import aws
+from jobgate.store.executions import Executions
 from jobgate.tenants import TenantCredentials
-from tests.api import ApiClient
+from tests.api import STANDARD_DEMO, ApiClient
 from tests.conftest import STATE_MACHINE_PREFIX, LambdaContext
 from tests.faults import time_out
 from tests.integration.test_submit import executions_of
-from tests.workflow import lifecycle
+from tests.workflow import lifecycle, run_demo_step
 
 
 class ShortOfTime(LambdaContext):
@@ -35,6 +36,7 @@ def bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     # Every unfinished job counts as idle at once; the start bound is far away.
     monkeypatch.setenv("SWEEP_IDLE_SECONDS", "0")
     monkeypatch.setenv("QUEUED_JOB_START_TIMEOUT_SECONDS", "600")
+    monkeypatch.setenv("EXPRESS_JOB_TIMEOUT_SECONDS", "300")
 
 
 @pytest.fixture
@@ -42,12 +44,12 @@ def client(tenant: TenantCredentials) -> ApiClient:
     return ApiClient(tenant.api_key)
 
 
-def submit_with_lost_start(client: ApiClient) -> str:
+def submit_with_lost_start(client: ApiClient, job_input: dict[str, Any] = STANDARD_DEMO) -> str:
     """A submit whose StartExecution never answers: the job is written and stays queued."""
     with time_out(aws.stepfunctions(), "StartExecution"):
-        job: dict[str, Any] = client.submit().json
+        job: dict[str, Any] = client.submit(job_input).json
     assert job["status"] == "queued"
-    assert job["id"] not in executions_of("demo")
+    assert job["id"] not in executions_of("demo") + executions_of("demo-express")
     return str(job["id"])
 
 
@@ -77,7 +79,7 @@ def test_a_queued_job_past_its_start_bound_is_failed_once(client: ApiClient, mon
 
 
 def test_a_running_job_whose_execution_was_stopped_behind_our_back_is_failed(client: ApiClient) -> None:
-    job_id = client.submit().json["id"]
+    job_id = client.submit(STANDARD_DEMO).json["id"]
     lifecycle("start", job_id)
     # The execution is stopped outside jobgate, and its EventBridge event is lost.
     boto3.client("stepfunctions").stop_execution(
@@ -91,7 +93,7 @@ def test_a_running_job_whose_execution_was_stopped_behind_our_back_is_failed(cli
 
 
 def test_a_cancelling_job_whose_execution_ended_is_cancelled(client: ApiClient) -> None:
-    job_id = client.submit().json["id"]
+    job_id = client.submit(STANDARD_DEMO).json["id"]
     lifecycle("start", job_id)
     stopped = STATE_MACHINE_PREFIX.replace(":stateMachine:", ":execution:") + f"demo:{job_id}"
     boto3.client("stepfunctions").stop_execution(executionArn=stopped)
@@ -121,3 +123,63 @@ def test_a_sweep_short_of_time_stops_before_a_job_and_leaves_it_to_the_next(clie
     assert report["unfinished"] is True
     assert report["started"] == []
     assert sweep()["started"] == [job_id]
+
+
+# --- Express: no DescribeExecution, no events; bounded by the machine's TimeoutSeconds ------
+
+
+@pytest.fixture
+def express_unobservable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS refuses DescribeExecution and StopExecution on Express executions: so must the sweeper's view."""
+
+    def refused(self: Executions, arn: str, *args: Any) -> None:
+        raise AssertionError(f"an Express execution cannot be described or stopped: {arn}")
+
+    monkeypatch.setattr(Executions, "describe", refused)
+    monkeypatch.setattr(Executions, "stop", refused)
+
+
+@pytest.mark.usefixtures("express_unobservable")
+def test_an_express_job_whose_start_was_lost_is_started_again(client: ApiClient) -> None:
+    job_id = submit_with_lost_start(client, {"steps": 2, "stepSeconds": 1})
+    assert sweep()["started"] == [job_id]
+    assert executions_of("demo-express") == [job_id]
+
+
+@pytest.mark.usefixtures("express_unobservable")
+def test_an_express_job_still_running_within_its_bound_is_left_alone(client: ApiClient) -> None:
+    job_id = client.submit().json["id"]
+    run_demo_step(job_id, {}, index=0)
+    assert sweep() == {"started": [], "failed": [], "reconciled": [], "errors": [], "unfinished": False}
+    assert client.get(f"/jobs/{job_id}").json["status"] == "running"
+
+
+@pytest.mark.usefixtures("express_unobservable")
+def test_an_express_job_past_its_bound_is_failed_once_as_timed_out(
+    client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an Express job whose execution died after its first step (no event ever comes)
+    job_id = client.submit().json["id"]
+    run_demo_step(job_id, {}, index=0)
+    # When the sweeper runs once no Express execution can still be going (TimeoutSeconds 0 here)
+    monkeypatch.setenv("EXPRESS_JOB_TIMEOUT_SECONDS", "0")
+    assert sweep()["reconciled"] == [job_id]
+    # Then the job is failed, saying why, once
+    job = client.get(f"/jobs/{job_id}").json
+    assert job["status"] == "failed"
+    assert job["error"]["type"] == "execution-timed-out"
+    assert "TimeoutSeconds" in job["error"]["detail"]
+    assert sweep()["reconciled"] == []
+    assert event_types(client, job_id).count("job.failed") == 1
+
+
+@pytest.mark.usefixtures("express_unobservable")
+def test_a_cancelling_express_job_whose_execution_died_is_cancelled(
+    client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = client.submit().json["id"]
+    run_demo_step(job_id, {}, index=0)
+    assert client.delete(f"/jobs/{job_id}").json["status"] == "cancelling"
+    monkeypatch.setenv("EXPRESS_JOB_TIMEOUT_SECONDS", "0")
+    assert sweep()["reconciled"] == [job_id]
+    assert client.get(f"/jobs/{job_id}").json["status"] == "cancelled"

@@ -22,10 +22,28 @@ MIN_EXPECTED_RETRY_WINDOW_SECONDS = 180
 DEFINITIONS = sorted((REPO / "statemachines").glob("*.asl.json"))
 
 
+def substitutions(path: Path) -> dict[str, str]:
+    """What the template substitutes in the definition: a parameter's default, or a state
+    machine's own DefinitionSubstitutions (the first machine of this file, for the others')."""
+    values = {name: str(p["Default"]) for name, p in TEMPLATE["Parameters"].items() if "Default" in p}
+    machines = [
+        resource["Properties"]
+        for resource in TEMPLATE["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+        and resource["Properties"].get("DefinitionUri") == f"statemachines/{path.name}"
+    ]
+    for name, value in machines[0].get("DefinitionSubstitutions", {}).items():
+        if not isinstance(value, dict):
+            values.setdefault(name, str(value))
+        elif "Ref" in value:
+            values.setdefault(name, values[value["Ref"]])
+    return values
+
+
 def definition(path: Path) -> dict[str, Any]:
-    """The definition with each unquoted ${Parameter} replaced by the template parameter's default."""
-    parameters = TEMPLATE["Parameters"]
-    text = re.sub(r'(?<!")\$\{(\w+)\}', lambda m: str(parameters[m.group(1)]["Default"]), path.read_text())
+    """The definition with each unquoted ${Name} replaced as the template substitutes it."""
+    values = substitutions(path)
+    text = re.sub(r'(?<!")\$\{(\w+)\}', lambda m: values[m.group(1)], path.read_text())
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

@@ -2,8 +2,9 @@
 
 moto 5.2.5's EventBridge cannot invoke Lambda targets (NotImplementedError), and moto's Step
 Functions sends no status-change events at all. The local stack emits them (see
-moto_endpoint) and this module delivers them to every function whose template event of
-Type EventBridgeRule matches (moto's own pattern matcher), asynchronously, retrying with
+moto_endpoint) for Standard executions only, as AWS does (step_functions_status_event), and
+this module delivers them to every function whose template event of Type EventBridgeRule
+matches (moto's own pattern matcher), asynchronously, retrying with
 backoff within the rule's RetryPolicy and then sending the event to its DeadLetterConfig
 queue, as EventBridge does. A throttled function (TooManyRequestsException) is retried the same way.
 """
@@ -74,8 +75,11 @@ def event_envelope(detail_type: str, source: str, resource: str, detail: dict[st
     }
 
 
-def step_functions_status_event(detail: dict[str, Any]) -> dict[str, Any]:
-    """What AWS sends on an execution's status change."""
+def step_functions_status_event(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """What AWS sends on an execution's status change; None for an Express execution
+    (`arn:...:express:...`): Step Functions sends EventBridge events for Standard workflows only."""
+    if detail["executionArn"].split(":")[5] == "express":
+        return None
     return event_envelope("Step Functions Execution Status Change", "aws.states", detail["executionArn"], detail)
 
 

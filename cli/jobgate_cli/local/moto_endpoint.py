@@ -50,7 +50,11 @@ from werkzeug.serving import make_server
 
 from jobgate_cli.local.endpoints import refuse_if_taken
 from jobgate_cli.local.runtime import FunctionRuntime, TooManyRequests
-from jobgate_cli.moto_fixes import speed_up_step_functions, stop_tracking_model_instances
+from jobgate_cli.moto_fixes import (
+    run_express_executions_as_aws_does,
+    speed_up_step_functions,
+    stop_tracking_model_instances,
+)
 from jobgate_cli.sam_template import LOCAL_REGION
 
 ExecutionListener = Callable[[dict[str, Any]], None]
@@ -251,6 +255,7 @@ class MotoEndpoint:
         BaseExecutionWorkerCommunication.terminated = _terminated_with_event  # type: ignore[method-assign]
         stop_tracking_model_instances()
         speed_up_step_functions()
+        run_express_executions_as_aws_does()
         _quiet_moto_logs()
         if self.port:
             refuse_if_taken(self.host, self.port)  # else moto's server thread dies and start() waits forever

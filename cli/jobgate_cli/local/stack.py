@@ -220,7 +220,9 @@ class LocalStack:
         bus = self._bus = EventBus(runtime, rules, send_to_dead_letter_queue, self.config.time_scale)
 
         def publish_status_change(detail: dict[str, Any]) -> None:
-            bus.put_event(step_functions_status_event(detail))
+            event = step_functions_status_event(detail)
+            if event is not None:
+                bus.put_event(event)
 
         self._moto.on_execution_ended(publish_status_change)
         self._stoppables.append(bus.stop)

@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobgate.domain.retention import RetentionPolicy, parse_iso_duration
 
+# A job type's Express state machine is its Standard one's name plus this.
+EXPRESS_MACHINE_SUFFIX = "-express"
+
 _ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("jobgate_environment", default=None)
 
 
@@ -85,6 +88,7 @@ class Settings(EnvironmentSettings):
     def webhook_retry_delays(self) -> tuple[float, ...]:
         return tuple(float(part) for part in self.webhook_retry_schedule.split(",") if part.strip())
 
-    def state_machine_arn(self, job_type: str) -> str:
-        """Job type `demo` runs on state machine `<stack>-job-demo` (a naming rule the template follows)."""
-        return f"{self.state_machine_arn_prefix}{job_type}"
+    def state_machine_arn(self, job_type: str, *, express: bool = False) -> str:
+        """Job type `demo` runs on state machine `<stack>-job-demo`, as Express on
+        `<stack>-job-demo-express` (a naming rule the template follows)."""
+        return f"{self.state_machine_arn_prefix}{job_type}{EXPRESS_MACHINE_SUFFIX if express else ''}"

@@ -19,10 +19,27 @@ JOB_TYPE_ATTRIBUTE = "JOB_TYPE"
 
 
 class Workflow(StrEnum):
-    """Standard workflows can be stopped; Express ones cannot, so they cancel cooperatively."""
+    """Standard workflows can be stopped; Express ones cannot, so they cancel cooperatively.
+
+    Express runs at most 5 minutes, at least once, with no DescribeExecution, StopExecution,
+    execution history or EventBridge status events (docs/performance.md, "The cuts")."""
 
     STANDARD = "STANDARD"
     EXPRESS = "EXPRESS"
+
+
+# An input whose planned run (the waits a type knows it will make) is at most this long runs
+# as Express: the other 4 of Express's 5 minutes are for the tasks themselves and their retries.
+EXPRESS_PLANNED_SECONDS = 60.0
+
+WorkflowChoice = Workflow | Callable[[BaseModel], Workflow]
+
+
+def express_when_planned_within(planned_seconds: Callable[[Any], float]) -> Callable[[BaseModel], Workflow]:
+    """Express for an input planned to run within EXPRESS_PLANNED_SECONDS, Standard otherwise."""
+    return lambda validated: (
+        Workflow.EXPRESS if planned_seconds(validated) <= EXPRESS_PLANNED_SECONDS else Workflow.STANDARD
+    )
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,9 @@ class JobType:
     input_model: type[BaseModel]
     # The step names shown as `pending` from the start, so progress has a denominator.
     steps: Callable[[BaseModel], list[str]]
-    workflow: Workflow = Workflow.STANDARD
+    # One workflow type for every job, or a choice per input (each has its own state machine:
+    # config.Settings.state_machine_arn).
+    workflow: WorkflowChoice = Workflow.STANDARD
     description: str = ""
     # False: DELETE does not StopExecution a Standard workflow; the job becomes `cancelling`
     # and its next task sees that (JobCancelled), so the workflow can still undo its work
@@ -40,6 +59,12 @@ class JobType:
 
     def step_names(self, validated_input: BaseModel) -> list[str]:
         return self.steps(validated_input)
+
+    def workflow_for(self, job_input: dict[str, Any]) -> Workflow:
+        """The workflow a job of this type runs on, from its stored (already valid) input."""
+        if isinstance(self.workflow, Workflow):
+            return self.workflow
+        return self.workflow(self.input_model.model_validate(job_input))
 
 
 class UnknownJobType(KeyError):

@@ -128,8 +128,10 @@ class JobService:
         original = self._jobs.get(outcome.job_id)
         if original is None:
             raise JobNotFound(outcome.job_id)
-        if original.status is JobStatus.QUEUED:
-            # The first attempt may have died between writing the job and starting it.
+        if original.status is JobStatus.QUEUED and self.workflow_of(original) is Workflow.STANDARD:
+            # The first attempt may have died between writing the job and starting it; a
+            # second Standard start of the same name is idempotent. An Express one is not (it
+            # would run a twin of a start that may only be slow): the sweeper starts it if lost.
             original = self.start(original)
         return SubmitOutcome(job=original, replayed=True)
 
@@ -172,7 +174,7 @@ class JobService:
         throttling (the sweeper tries again), or failed when it cannot start at all."""
         try:
             self._executions.start(
-                self._settings.state_machine_arn(job.type),
+                self.state_machine_of(job),
                 job.id,
                 {"jobId": job.id, "type": job.type, "input": job.input},
             )
@@ -190,6 +192,13 @@ class JobService:
             return self.apply(job.id, FailJob(failure))
         # Answered as accepted (queued); no second read: the client polls for what follows.
         return job
+
+    def workflow_of(self, job: Job) -> Workflow:
+        return self._registry.get(job.type).workflow_for(job.input)
+
+    def state_machine_of(self, job: Job) -> str:
+        """The state machine the job runs on: its type's Standard or Express one, by its input."""
+        return self._settings.state_machine_arn(job.type, express=self.workflow_of(job) is Workflow.EXPRESS)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -243,14 +252,11 @@ class JobService:
             except IllegalTransition:
                 # It finished meanwhile: report it as it is; a second DELETE purges it.
                 return self.get_for_tenant(tenant_id, job_id)
-        job_type = self._registry.get(job.type)
-        if job_type.workflow is Workflow.EXPRESS or not job_type.stop_on_cancel:
+        if self.workflow_of(job) is Workflow.EXPRESS or not self._registry.get(job.type).stop_on_cancel:
             # Express executions cannot be stopped, and a job type that must undo its work on
             # cancel (stop_on_cancel=False) is not: the next task sees `cancelling` and ends the run.
             return job
-        self._executions.stop(
-            execution_arn(self._settings.state_machine_arn(job.type), job.id), "Cancelled by its owner."
-        )
+        self._executions.stop(execution_arn(self.state_machine_of(job), job.id), "Cancelled by its owner.")
         return self.try_apply(job_id, ConfirmCancel()) or self.get_for_tenant(tenant_id, job_id)
 
     def _purge(self, job: Job) -> None:
@@ -305,6 +311,30 @@ class JobService:
             return self.apply(job_id, StartJob())
         except IllegalTransition as refusal:
             raise JobCancelled(f"job {job_id} is {refusal.current}; not starting it") from None
+
+    def start_or_resume(self, job_id: str) -> Job:
+        """The first task's start written by the task itself (no lifecycle state of its own):
+        a queued job starts; a running one is returned as it is, since a task (or a whole
+        Express execution) may run twice; any other ends the workflow (JobCancelled)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status is JobStatus.QUEUED:
+            try:
+                return self.apply(job_id, StartJob())
+            except IllegalTransition:
+                return self.start_or_resume(job_id)  # a twin run started it first: look again
+        if job.status is not JobStatus.RUNNING:
+            raise JobCancelled(f"job {job_id} is {job.status.value}; not running its work")
+        return job
+
+    def complete_or_stop(self, job_id: str, result: Any) -> Job:
+        """complete() from a work task that ends the workflow: a refused success (the job was
+        cancelled meanwhile) is JobCancelled, so the workflow never succeeds without its job."""
+        job = self.complete(job_id, result) or self._jobs.get(job_id)
+        if job is None or job.status is not JobStatus.SUCCEEDED:  # succeeded: a retry after it committed
+            raise JobCancelled(f"job {job_id} no longer runs; its result is not kept")
+        return job
 
     def peek(self, job_id: str) -> Job | None:
         """The job as stored, for the workflow's own tasks (no tenant check: they run it)."""

@@ -1,10 +1,14 @@
 """JobSweeper: no job stays unfinished because one call or one event was lost.
 
 The API starts a job's workflow right after writing it; the EventBridge rule tells the
-reconciler when an execution ends. Either can be lost (a crash between the write and the
-start, Step Functions throttling the start, an event that never arrived). Once a minute the
+reconciler when a Standard execution ends. Either can be lost (a crash between the write and
+the start, Step Functions throttling the start, an event that never arrived). Once a minute the
 sweeper (functions/job_sweeper) looks at every job that is not finished and has not changed
 for a while, and does what the lost call or event would have done.
+
+An Express execution can be neither described nor heard of when it ends (no events), so a
+job on Express is bounded by time instead: unfinished once its run may no longer be going
+(the machine's TimeoutSeconds, and the idle wait, after it started), it is failed.
 """
 
 from __future__ import annotations
@@ -15,20 +19,15 @@ from datetime import datetime, timedelta
 
 from pydantic import Field
 
-from jobgate.config import EnvironmentSettings, Settings
+from jobgate.config import EnvironmentSettings
 from jobgate.domain.models import Job, JobError
 from jobgate.domain.status import JobStatus
 from jobgate.observability import logger
-from jobgate.registry import JobTypeRegistry, Workflow
+from jobgate.registry import Workflow
 from jobgate.service import JobService
 from jobgate.store.executions import Executions, execution_arn
 from jobgate.store.jobs import JobStore
 from jobgate.timeutil import utc_now
-
-# AWS ends an Express execution after 5 minutes; it cannot be described, so a job whose
-# Express run started longer ago than this (and the sweeper's own wait) has lost it.
-EXPRESS_EXECUTION_LIMIT = timedelta(minutes=5)
-
 
 # A job's sweep is at most three AWS calls (describe, read, write) of at most 12 s each when
 # AWS is failing (jobgate/aws.py); more than one is rare, so keep room for two.
@@ -42,6 +41,8 @@ class SweeperSettings(EnvironmentSettings):
     """A job unchanged this long is looked at: a start or an event should have come by then."""
     queued_start_timeout_seconds: float = Field(alias="QUEUED_JOB_START_TIMEOUT_SECONDS")
     """A job still queued without an execution this long after its submit is failed."""
+    express_timeout_seconds: float = Field(alias="EXPRESS_JOB_TIMEOUT_SECONDS")
+    """TimeoutSeconds of the Express job state machines: no Express run lasts longer."""
 
 
 @dataclass
@@ -61,18 +62,15 @@ class JobSweeper:
         service: JobService,
         jobs: JobStore,
         executions: Executions,
-        registry: JobTypeRegistry,
-        settings: Settings,
         bounds: SweeperSettings,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._service = service
         self._jobs = jobs
         self._executions = executions
-        self._registry = registry
-        self._settings = settings
         self._idle = timedelta(seconds=bounds.idle_seconds)
         self._start_timeout = timedelta(seconds=bounds.queued_start_timeout_seconds)
+        self._express_timeout = timedelta(seconds=bounds.express_timeout_seconds)
         self._clock = clock
 
     def sweep(self, seconds_left: Callable[[], float] = lambda: float("inf")) -> SweepReport:
@@ -93,10 +91,10 @@ class JobSweeper:
     def _sweep_one(self, job: Job, now: datetime, report: SweepReport) -> None:
         if now - job.updated_at < self._idle:
             return  # still moving: its own start or event may yet come
-        if self._registry.get(job.type).workflow is Workflow.EXPRESS:
+        if self._service.workflow_of(job) is Workflow.EXPRESS:
             self._sweep_express(job, now, report)
             return
-        state = self._executions.describe(execution_arn(self._settings.state_machine_arn(job.type), job.id))
+        state = self._executions.describe(execution_arn(self._service.state_machine_of(job), job.id))
         if state is None:
             if job.status is JobStatus.QUEUED:
                 self._start_or_fail(job, now, report)
@@ -108,10 +106,14 @@ class JobSweeper:
 
     def _sweep_express(self, job: Job, now: datetime, report: SweepReport) -> None:
         if job.status is JobStatus.QUEUED:
-            # A second Express run of the same job stops at MarkRunning (queued -> running once).
+            # Its start may be lost, or only slow (a throttled first task): starting it again
+            # is harmless, since the twin runs' first tasks start the job once (start_or_resume)
+            # and every step is idempotent.
             self._start_or_fail(job, now, report)
-        elif now - (job.started_at or job.created_at) > EXPRESS_EXECUTION_LIMIT + self._idle:
-            self._reconcile(job, "TIMED_OUT", None, report)
+        elif now - (job.started_at or job.created_at) > self._express_timeout + self._idle:
+            timeout = int(self._express_timeout.total_seconds())
+            cause = f"Its Express execution started more than {timeout} s ago (its TimeoutSeconds) and did not end it."
+            self._reconcile(job, "TIMED_OUT", cause, report)
 
     def _reconcile(self, job: Job, execution_status: str, cause: str | None, report: SweepReport) -> None:
         """What the reconciler does on the execution's EventBridge event (which never came)."""

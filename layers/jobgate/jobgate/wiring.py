@@ -29,13 +29,10 @@ def job_service(settings: Settings | None = None, registry: JobTypeRegistry | No
 
 def job_sweeper(settings: Settings | None = None) -> JobSweeper:
     settings = settings or Settings.from_environment()
-    registry = load_registry(settings.job_type_modules)
     return JobSweeper(
-        service=job_service(settings, registry),
+        service=job_service(settings),
         jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
         executions=Executions(aws.stepfunctions()),
-        registry=registry,
-        settings=settings,
         bounds=SweeperSettings.from_environment(),
     )
 

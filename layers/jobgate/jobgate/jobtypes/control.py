@@ -17,6 +17,16 @@ class JobControl(Protocol):
         """The job as stored (no tenant check: the workflow runs it)."""
         ...
 
+    def start_or_resume(self, job_id: str) -> Job:
+        """The first task's start: queued -> running; a running job as it is (a task may run
+        twice); JobCancelled for any other status."""
+        ...
+
+    def complete_or_stop(self, job_id: str, result: Any) -> Job:
+        """Store the result and succeed the job, from the workflow's last task; JobCancelled
+        if the job no longer runs."""
+        ...
+
     def require_active(self, job_id: str) -> Job:
         """The job, or JobCancelled once it is no longer `running`: call before each unit of work."""
         ...

@@ -91,7 +91,11 @@ class Bookkeeping:
             case "record-no-answer":
                 return self.record_no_answer(RecordNoAnswerRequest.model_validate(event))
             case "summarize":
-                return summarize(SummarizeRequest.model_validate(event))
+                request = SummarizeRequest.model_validate(event)
+                result = summarize(request)
+                # The workflow's last task: it succeeds the job (JobCancelled if cancelled first).
+                self._jobs.complete_or_stop(request.job_id, result)
+                return result
         raise UnknownAction(f"unknown action {action!r}")
 
     def record_finding(self, request: RecordFindingRequest) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def run_finish(deps: ImportDeps, request: FinishRequest) -> dict[str, Any]:
             return {"rejected": False}
         case "finish":
             finish(deps, request)
-            # The job already holds its result (see finish): nothing large travels on.
+            # The job holds its result and has succeeded (see finish): nothing travels on.
             return {"result": None}
         case "rollback":
             return {"rowsRemoved": rollback(deps, request)}
@@ -76,8 +76,9 @@ def check_validation(deps: ImportDeps, request: FinishRequest) -> None:
 
 
 def finish(deps: ImportDeps, request: FinishRequest) -> None:
-    """Stores the result and succeeds the job here: the result (all errors, up to 10,000)
-    can exceed Step Functions' 256 KiB payload, so it does not travel through the state."""
+    """Stores the result and succeeds the job here, ending the workflow: the result (all
+    errors, up to 10,000) can exceed Step Functions' 256 KiB payload, so it does not travel
+    through the state; a cancel that came first is JobCancelled (the rollback runs)."""
     job = deps.jobs.require_active(request.job_id)
     summaries = request.chunk_results
     report = merge_error_parts(deps, job.tenant_id, request.job_id, summaries, RESULT_ERROR_LIMIT)
@@ -94,7 +95,7 @@ def finish(deps: ImportDeps, request: FinishRequest) -> None:
         "errorsTruncated": report.error_lines > len(report.first_errors),
         "errorReport": {"key": report.key, "contentType": "text/csv", "errorLines": report.error_lines},
     }
-    deps.jobs.complete(request.job_id, result)
+    deps.jobs.complete_or_stop(request.job_id, result)
 
 
 def rollback(deps: ImportDeps, request: FinishRequest) -> int:

@@ -33,7 +33,7 @@ class PlanRequest(BaseModel):
 
 
 def run_plan(deps: PlanDeps, request: PlanRequest) -> Plan:
-    job = deps.jobs.require_active(request.job_id)
+    job = deps.jobs.start_or_resume(request.job_id)  # the first task starts the job
     deps.jobs.record_step(request.job_id, bulk_import_passes(request.input)[0], StepStatus.RUNNING)
     # The key is built from the job's own tenant: an upload id of another tenant finds nothing.
     upload = UploadedFile(deps.s3, deps.bucket, job.tenant_id, request.input.upload)

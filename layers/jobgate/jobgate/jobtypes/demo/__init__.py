@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from jobgate.jobtypes.demo.models import DemoInput, demo_step_name
-from jobgate.registry import JobType
+from jobgate.registry import JobType, express_when_planned_within
 
 
 def _demo_steps(validated: BaseModel) -> list[str]:
@@ -18,9 +18,16 @@ def _demo_steps(validated: BaseModel) -> list[str]:
     return [demo_step_name(i) for i in range(validated.steps)]
 
 
+def _planned_seconds(validated: DemoInput) -> float:
+    """The pauses between the steps; the steps themselves take a fraction of a second."""
+    return (validated.steps - 1) * validated.step_seconds
+
+
 JOB_TYPE = JobType(
     name="demo",
     input_model=DemoInput,
     steps=_demo_steps,
+    # Short runs (the default 3 steps of 1 s) on the Express twin, long ones on Standard.
+    workflow=express_when_planned_within(_planned_seconds),
     description="Runs a few timed steps and returns a small report.",
 )

@@ -32,7 +32,8 @@ class DemoStepRequest(BaseModel):
 
     job_id: str = Field(alias="jobId")
     input: DemoInput
-    step_index: int = Field(alias="stepIndex", ge=0)
+    # Absent on the first step: the task gets the execution's input as it is.
+    step_index: int = Field(default=0, alias="stepIndex", ge=0)
 
 
 class DemoStepFailed(Exception):

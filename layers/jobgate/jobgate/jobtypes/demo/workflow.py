@@ -1,4 +1,9 @@
-"""The `demo` job type's one task: run a step (the state machine loops over them and waits between)."""
+"""The `demo` job type's one task: run a step (the state machine loops over them and waits between).
+
+The first step also starts the job and the last one succeeds it, so the state machine has no
+lifecycle states on its way to success. Each step may run twice (a retried invocation, or a
+whole Express execution run again): a step already done is not done again.
+"""
 
 from __future__ import annotations
 
@@ -16,20 +21,24 @@ class DemoSteps:
 
     def run(self, request: DemoStepRequest) -> dict[str, Any]:
         name = demo_step_name(request.step_index)
-        self._jobs.require_active(request.job_id)
-        self._jobs.record_step(request.job_id, name, StepStatus.RUNNING)
-        if request.input.fail_at_step == request.step_index + 1:
-            raise DemoStepFailed(f"{name} failed because the job asked for it (failAtStep).")
+        job = self._jobs.start_or_resume(request.job_id)
         digest = hashlib.sha256(f"{request.job_id}:{name}".encode()).hexdigest()
-        self._jobs.record_step(request.job_id, name, StepStatus.SUCCEEDED, detail={"digest": digest[:16]})
+        already_done = any(step.name == name and step.status is StepStatus.SUCCEEDED for step in job.progress.steps)
+        if not already_done:
+            self._jobs.record_step(request.job_id, name, StepStatus.RUNNING)
+            if request.input.fail_at_step == request.step_index + 1:
+                raise DemoStepFailed(f"{name} failed because the job asked for it (failAtStep).")
+            self._jobs.record_step(request.job_id, name, StepStatus.SUCCEEDED, detail={"digest": digest[:16]})
         next_index = request.step_index + 1
         done = next_index >= request.input.steps
+        if done:
+            self._jobs.complete_or_stop(request.job_id, _report(request, digest))
+        # The result is stored with the job, not carried in the execution's state.
         return {
             "jobId": request.job_id,
             "input": request.input.model_dump(by_alias=True),
             "stepIndex": next_index,
             "done": done,
-            "result": _report(request, digest) if done else None,
         }
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobgate.domain.errors import JobCancelled
 from jobgate.domain.models import Job, Step, StepStatus
+from jobgate.domain.status import JobStatus
 from jobgate.domain.workflow_errors import WorkflowError, readable_cause
 from jobgate.jobtypes.control import JobControl
 from jobgate.jobtypes.order_fulfillment.models import (
@@ -93,8 +94,9 @@ class InventorySteps:
         raise ValueError(f"unknown inventory action {task.action!r}")
 
     def reserve(self, state: SagaState) -> dict[str, Any]:
+        """The saga's first task, so it also starts the job (no lifecycle state of its own)."""
         job_id = state.job_id
-        self._jobs.require_active(job_id)
+        self._jobs.start_or_resume(job_id)
         self._jobs.record_step(job_id, RESERVE_INVENTORY, StepStatus.RUNNING)
         lines = [Line(item.sku, item.quantity) for item in state.input.items]
         self._stock.reserve(job_id, lines)
@@ -103,12 +105,18 @@ class InventorySteps:
         return {"reserved": reserved}
 
     def confirm(self, state: SagaState) -> dict[str, Any]:
+        """The saga's last task, so it also succeeds the job with the order as its result; a
+        cancel that came first is JobCancelled, which runs the compensations."""
         job_id = state.job_id
+        order = order_result(state)
+        job = self._jobs.peek(job_id)
+        if job is not None and job.status is JobStatus.SUCCEEDED:
+            return order  # a retry after the success committed (its answer was lost): nothing to undo
         self._jobs.require_active(job_id)
         self._jobs.record_step(job_id, CONFIRM_ORDER, StepStatus.RUNNING)
         self._stock.confirm(job_id)
-        order = order_result(state)
         self._jobs.record_step(job_id, CONFIRM_ORDER, StepStatus.SUCCEEDED, {"orderId": order["orderId"]})
+        self._jobs.complete_or_stop(job_id, order)
         return order
 
     def _release(self, state: SagaState) -> dict[str, Any] | None:
