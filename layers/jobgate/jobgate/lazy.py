@@ -1,9 +1,9 @@
 """Objects built when first used: what a function may not need on a request costs it nothing.
 
 A cold start pays for everything built before the first answer. Building a boto3 client
-costs tens of milliseconds (S3's ~100: it loads boto3's transfer manager) and the job type
-registry imports every job type's models, so the wiring hands services these through
-`on_first_use`: the API's `GET /jobs/{id}` builds only the DynamoDB client.
+costs tens of milliseconds (S3's the most: boto3 loads its transfer manager with it) and
+the job type registry imports every job type's models, so the wiring hands services these
+through `on_first_use`: the API's `GET /jobs/{id}` builds only the DynamoDB client.
 """
 
 from __future__ import annotations
