@@ -6,7 +6,7 @@ import base64
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from tests.conftest import LambdaContext, load_event
@@ -29,24 +29,22 @@ class ApiResponse:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
 
+class RequestOptions(TypedDict, total=False):
+    body: Any  # sent as JSON
+    raw_body: str
+    binary_body: bytes
+    headers: dict[str, str]
+    query: dict[str, str]
+
+
 @dataclass
 class ApiClient:
     api_key: str | None
     default_headers: dict[str, str] = field(default_factory=dict)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        raw_body: str | None = None,
-        binary_body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        query: dict[str, str] | None = None,
-    ) -> ApiResponse:
-        from jobgate_api.app import handler
-
+    def event(self, method: str, path: str, **options: Unpack[RequestOptions]) -> dict[str, Any]:
+        """The API Gateway event of this request, as `request` sends it to the handler."""
+        query, body, raw_body = options.get("query"), options.get("body"), options.get("raw_body")
         event = copy.deepcopy(load_event("api_get_job.json"))
         event["routeKey"] = "$default"
         event["rawPath"] = path
@@ -62,13 +60,19 @@ class ApiClient:
         if body is not None:
             raw_body = json.dumps(body)
             sent_headers["content-type"] = "application/json"
-        sent_headers.update(headers or {})
+        sent_headers.update(options.get("headers") or {})
         event["headers"] = {k.lower(): v for k, v in sent_headers.items()}
         if raw_body is not None:
             event["body"] = raw_body
-        if binary_body is not None:  # as API Gateway passes a body that is not text
+        if (binary_body := options.get("binary_body")) is not None:  # as API Gateway passes a body that is not text
             event["body"] = base64.b64encode(binary_body).decode()
             event["isBase64Encoded"] = True
+        return event
+
+    def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> ApiResponse:
+        from jobgate_api.app import handler
+
+        event = self.event(method, path, **options)
         result = handler(event, LambdaContext(function_name="jobgate-api"))  # type: ignore[arg-type]
         return ApiResponse(
             status=result["statusCode"], headers=result.get("headers") or {}, text=result.get("body") or ""

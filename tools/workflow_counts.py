@@ -103,7 +103,7 @@ def measure(stack: LocalStack) -> int:
         # The client's own polling is not the workflow's: the API function is left out.
         invocations = [r for r in everything if r.function_name != api_function]
         meter = Meter()
-        bill_lambda = LambdaBilling(lambda _function, meter=meter: meter, memory)
+        bill_lambda = LambdaBilling(lambda _function, meter=meter: meter, memory)  # type: ignore[misc]
         for record in invocations:
             bill_lambda(record)
         express_seconds = 0.0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from tests.api import ApiClient
+from tests.conftest import LambdaContext
 
 PROBLEM = "application/problem+json"
 
@@ -65,3 +68,31 @@ def test_the_request_headers_a_route_reads_are_declared(spec: dict[str, Any]) ->
     assert headers("/jobs", "post") == {"Idempotency-Key"}
     assert headers("/jobs/{id}", "get") == {"If-None-Match", "Prefer"}
     assert headers("/vendor-callbacks/{callbackId}", "post") == {"X-Vendor-Signature"}
+
+
+@pytest.fixture
+def powertools_swagger(aws_backend: None) -> Iterator[APIGatewayHttpResolver]:
+    """The API's routes on a resolver of their own, whose /docs is Powertools' `enable_swagger`."""
+    from jobgate_api import app as api
+
+    reference = APIGatewayHttpResolver(enable_validation=True)
+    try:
+        for router in api.ROUTERS:
+            reference.include_router(router)
+        reference.enable_swagger(path="/docs", **api.openapi_schema_arguments())
+        yield reference
+    finally:
+        for router in api.ROUTERS:  # include_router binds each router to the resolver it joins
+            router.api_resolver = api.app
+
+
+@pytest.mark.parametrize("query", [{}, {"format": "json"}, {"format": "oauth2-redirect"}])
+def test_the_docs_page_is_the_one_powertools_serves(
+    powertools_swagger: APIGatewayHttpResolver, query: dict[str, str]
+) -> None:
+    client = ApiClient(None)
+    served = client.get("/docs", query=query)
+    expected = powertools_swagger.resolve(client.event("GET", "/docs", query=query), LambdaContext())  # type: ignore[arg-type]
+    assert served.status == expected["statusCode"] == 200
+    assert served.headers == expected["headers"]
+    assert served.text == expected["body"]

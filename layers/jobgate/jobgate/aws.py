@@ -1,4 +1,4 @@
-"""boto3 clients, created once per process (cheap, and reused across warm invocations)."""
+"""boto3 clients, created once per process and reused across warm invocations."""
 
 from __future__ import annotations
 

@@ -1,9 +1,17 @@
-"""Builds the services a function needs from its settings (clients are cached per process)."""
+"""Builds the services a function needs from its settings.
+
+Clients are cached per process. What a service may not use on a request (the clients but
+DynamoDB's, the job type registry) is handed over `lazy.on_first_use`: built by the first
+call that needs it.
+"""
 
 from __future__ import annotations
 
+from functools import partial
+
 from jobgate import aws
 from jobgate.config import Settings
+from jobgate.lazy import on_first_use
 from jobgate.registry import JobTypeRegistry, load_registry
 from jobgate.service import JobService
 from jobgate.store.deliveries import DeliveryStore
@@ -22,8 +30,8 @@ def job_service(settings: Settings | None = None, registry: JobTypeRegistry | No
         settings=settings,
         jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
         results=result_store(settings),
-        executions=Executions(aws.stepfunctions()),
-        registry=registry or load_registry(settings.job_type_modules),
+        executions=Executions(on_first_use(aws.stepfunctions)),
+        registry=registry or on_first_use(partial(load_registry, settings.job_type_modules)),
     )
 
 
@@ -32,14 +40,14 @@ def job_sweeper(settings: Settings | None = None) -> JobSweeper:
     return JobSweeper(
         service=job_service(settings),
         jobs=JobStore(aws.dynamodb(), settings.jobs_table_name),
-        executions=Executions(aws.stepfunctions()),
+        executions=Executions(on_first_use(aws.stepfunctions)),
         bounds=SweeperSettings.from_environment(),
     )
 
 
 def result_store(settings: Settings | None = None) -> ResultStore:
     settings = settings or Settings.from_environment()
-    return ResultStore(aws.dynamodb(), aws.s3(), settings.jobs_table_name, settings.artifacts_bucket_name)
+    return ResultStore(aws.dynamodb(), on_first_use(aws.s3), settings.jobs_table_name, settings.artifacts_bucket_name)
 
 
 def tenant_store(settings: Settings | None = None) -> TenantStore:
@@ -58,5 +66,5 @@ def webhook_service(settings: Settings | None = None) -> WebhookService:
         settings=settings,
         deliveries=DeliveryStore(aws.dynamodb(), settings.jobs_table_name),
         tenants=TenantStore(aws.dynamodb(), settings.tenants_table_name),
-        sqs=aws.sqs(),
+        sqs=on_first_use(aws.sqs),
     )

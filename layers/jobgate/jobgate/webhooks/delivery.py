@@ -25,7 +25,7 @@ from jobgate.domain.tenants import Tenant
 from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
 from jobgate.store.tenants import TenantStore
 from jobgate.timeutil import to_rfc3339
-from jobgate.webhooks import pinned_http, ssrf
+from jobgate.webhooks import ssrf
 from jobgate.webhooks.schedule import parse_retry_after, retry_delay
 from jobgate.webhooks.signing import webhook_headers, webhook_id
 from jobgate.webhooks.subscriptions import wants
@@ -70,6 +70,10 @@ def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Set
     The whole exchange, the answer's first KiB included, must end within the attempt timeout:
     a receiver that never answers and one that trickles bytes are both cut off then.
     """
+    # Imported here: only the webhook functions send, and requests costs ~50 ms of a cold
+    # start; the API and the tasks import this module for the service and its errors.
+    from jobgate.webhooks import pinned_http
+
     started = time.monotonic()
 
     def elapsed() -> int:

@@ -8,7 +8,6 @@ from jobgate.domain.status import JobStatus
 from jobgate.jobtypes.background_check.resume import CallbackResumer
 from jobgate.jobtypes.background_check.settings import BackgroundCheckSettings
 from jobgate.jobtypes.background_check.store import VendorCallbackStore
-from jobgate.jobtypes.background_check.vendors import VendorApi
 from jobgate.jobtypes.background_check.workflow import Bookkeeping, VendorRequests
 
 
@@ -19,6 +18,10 @@ def vendor_callbacks(settings: Settings | None = None) -> VendorCallbackStore:
 
 
 def vendor_requests(check_settings: BackgroundCheckSettings | None = None) -> VendorRequests:
+    # Imported here: the vendors' client brings requests (~50 ms of a cold start), which only
+    # the function that calls the vendors needs (not the API's callback route, not bookkeeping).
+    from jobgate.jobtypes.background_check.vendors import VendorApi
+
     settings = Settings.from_environment()
     check_settings = check_settings or BackgroundCheckSettings.from_environment()
     return VendorRequests(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobgate.domain.models import StepStatus
 from jobgate.jobtypes.background_check.models import PENDING, Candidate, Finding, Vendor, VendorAnswer, overall_verdict
 from jobgate.jobtypes.background_check.store import VendorCallbackStore
-from jobgate.jobtypes.background_check.vendors import VendorApi
 from jobgate.jobtypes.control import JobControl
+
+if TYPE_CHECKING:
+    from jobgate.jobtypes.background_check.vendors import VendorApi
 
 CALLBACK_ROUTE = "/vendor-callbacks"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from jobgate import aws, wiring
-from jobgate.jobtypes.order_fulfillment.providers import PaymentClient, ShippingClient
 from jobgate.jobtypes.order_fulfillment.settings import OrderSettings
 from jobgate.jobtypes.order_fulfillment.store import StockStore
 from jobgate.jobtypes.order_fulfillment.workflow import InventorySteps, PartnerSteps
@@ -15,6 +14,10 @@ def inventory_steps(settings: OrderSettings | None = None) -> InventorySteps:
 
 
 def partner_steps(settings: OrderSettings | None = None) -> PartnerSteps:
+    # Imported here: the providers' clients bring requests (~50 ms of a cold start), which
+    # only the function that calls the providers needs.
+    from jobgate.jobtypes.order_fulfillment.providers import PaymentClient, ShippingClient
+
     settings = settings or OrderSettings.from_environment()
     timeout = settings.provider_timeout_seconds
     return PartnerSteps(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,8 +30,10 @@ from jobgate.jobtypes.order_fulfillment.models import (
     RESERVE_INVENTORY,
     OrderInput,
 )
-from jobgate.jobtypes.order_fulfillment.providers import PaymentClient, Shipment, ShippingClient
 from jobgate.jobtypes.order_fulfillment.store import Line, StockStore
+
+if TYPE_CHECKING:
+    from jobgate.jobtypes.order_fulfillment.providers import PaymentClient, Shipment, ShippingClient
 
 CANCEL_SHIPMENT = "cancel-shipment"
 REFUND_PAYMENT = "refund-payment"

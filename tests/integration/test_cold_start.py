@@ -1,0 +1,71 @@
+"""A cold start builds only what its first request needs (docs/performance.md, "Cold start").
+
+bench/cold_start.py measures the times; these tests keep the cuts from coming undone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from jobgate import aws
+from jobgate.registry import load_registry
+from jobgate.tenants import TenantCredentials
+from tests.api import ApiClient
+from tests.conftest import FUNCTION_ENVIRONMENT, REPO, TEMPLATE
+
+# Modules no handler needs to import before its first request: Powertools' OpenAPI models
+# (only /openapi.json and /docs use them) and requests (only calls to receivers, vendors
+# and providers do).
+NOT_AT_IMPORT = ("aws_lambda_powertools.event_handler.openapi.models", "requests")
+
+
+def test_no_handler_imports_the_openapi_models_or_requests() -> None:
+    handlers = {
+        name: resource["Properties"]
+        for name, resource in TEMPLATE["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    code_dirs = sorted({str(REPO / properties["CodeUri"]) for properties in handlers.values()})
+    modules = sorted({properties["Handler"].rsplit(".", 1)[0] for properties in handlers.values()})
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"print(json.dumps([m for m in {NOT_AT_IMPORT!r} if m in sys.modules]))"
+    )
+    path = os.pathsep.join([*code_dirs, str(REPO / "layers" / "jobgate")])
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **FUNCTION_ENVIRONMENT, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout) == []
+
+
+def test_reading_a_job_builds_only_the_dynamodb_client(tenant: TenantCredentials) -> None:
+    api = ApiClient(tenant.api_key)
+    job_id = api.submit({"steps": 1}).json["id"]
+    aws.reset_clients()  # as in a fresh execution environment
+    load_registry.cache_clear()
+
+    assert api.get(f"/jobs/{job_id}").status == 200
+    assert aws.dynamodb.cache_info().currsize == 1
+    assert aws.stepfunctions.cache_info().currsize == 0
+    assert aws.s3.cache_info().currsize == 0
+    assert load_registry.cache_info().currsize == 0  # no job type imported either
+
+
+def test_a_client_is_built_by_the_first_call_that_needs_it(tenant: TenantCredentials) -> None:
+    api = ApiClient(tenant.api_key)
+    aws.reset_clients()
+
+    submitted = api.submit({"steps": 1})
+
+    assert submitted.status == 202
+    assert aws.stepfunctions.cache_info().currsize == 1  # the submit started the job's execution
+    assert aws.s3.cache_info().currsize == 0
