@@ -62,8 +62,12 @@ template-check: deps ## sam validate --lint, cfn-lint and asl-validator on every
 	$(BIN)/cfn-lint template.yaml
 	$(PY) tools/check_asl.py
 
-unit: deps ## pytest only
-	$(BIN)/pytest
+# The in-process tests are CPU-bound: they run on TEST_WORKERS processes. The end-to-end tests
+# run one at a time: each starts a local stack, and some watch how it copes with its own load.
+TEST_WORKERS ?= 2
+unit: deps ## pytest only: unit, integration and local tests side by side, then the end-to-end tests
+	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration tests/local
+	$(BIN)/pytest tests/e2e
 
 test: deps lint typecheck template-check unit ## Everything CI checks
 

@@ -68,8 +68,8 @@ def test_every_unit_has_a_price_with_its_source() -> None:
 
 
 def test_a_standard_execution_bills_each_state_entered_and_each_retry() -> None:
-    # The demo with 1 step: MarkRunning, FirstStep (Pass), RunStep throttled once then run,
-    # MoreSteps (Choice), MarkSucceeded: 5 states entered + 1 retry.
+    # Five states (a task, a Pass, a task throttled once then run, a Choice, a task):
+    # 5 states entered + 1 retry.
     history = [
         {"type": "ExecutionStarted"},
         {"type": "TaskStateEntered"},
