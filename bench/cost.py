@@ -42,6 +42,7 @@ from jobgate.jobtypes.order_fulfillment.store import StockStore
 from jobgate_cli.billing.meter import Bill
 from jobgate_cli.billing.prices import PRICES_AS_OF, Unit
 from jobgate_cli.billing.stack_meter import FixedCost, StackMeter, by_service
+from jobgate_cli.local.fault_check import order_input
 from jobgate_cli.local.stack import LocalStack, LocalStackConfig
 from jobgate_cli.local.tenants_seed import TenantSeed
 
@@ -236,16 +237,7 @@ def csv_upload(api: Api) -> dict[str, Any]:
 
 
 def reference_scenarios(jobs: int) -> list[Scenario]:
-    order = {
-        "items": [{"sku": "mug", "quantity": 1}],
-        "payment": {"cardToken": "tok_visa", "amount": 2500, "currency": "EUR"},
-        "shipping": {
-            "name": "Ada Lovelace",
-            "address": "12 rue Oberkampf, Paris",
-            "postcode": "75011",
-            "country": "FR",
-        },
-    }
+    order = order_input("mug", quantity=1)
     check = {
         "candidate": {"fullName": "Ada Record", "dateOfBirth": "1990-04-01", "email": "ada@example.com"},
         "timeoutSeconds": 10,

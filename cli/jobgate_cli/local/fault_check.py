@@ -277,9 +277,10 @@ class PatientClient:
 # ---------------------------------------------------------------- the jobs
 
 
-def order_input(sku: str) -> Json:
+def order_input(sku: str, quantity: int = ORDER_QUANTITY) -> Json:
+    """A reference order of one line (the fault check's, and `make bench BENCH=cost`'s)."""
     return {
-        "items": [{"sku": sku, "quantity": ORDER_QUANTITY}],
+        "items": [{"sku": sku, "quantity": quantity}],
         "payment": {"cardToken": "tok_visa", "amount": 2500, "currency": "EUR"},
         "shipping": {
             "name": "Ada Lovelace",
