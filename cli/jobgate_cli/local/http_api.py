@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from jobgate.domain.problems import PROBLEM_CONTENT_TYPE, problem_document
 from jobgate_cli.local.runtime import FunctionError, FunctionRuntime, TooManyRequests
+from jobgate_cli.local.serving import serve_in_background
 
 # What API Gateway answers when Lambda throttles the integration (it maps Lambda's 429 to 500).
 THROTTLED_BODY = {"message": "Internal Server Error"}
@@ -135,8 +136,7 @@ class LocalHttpApi:
             self.host, self.port, self._app, threaded=True, request_handler=ProblemRequestHandler
         )
         self.port = self._server.server_port  # when started on port 0
-        self._thread = threading.Thread(target=self._server.serve_forever, name="jobgate-http-api", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "jobgate-http-api")
 
     def stop(self) -> None:
         if self._server is not None:

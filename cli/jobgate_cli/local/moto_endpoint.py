@@ -50,6 +50,7 @@ from werkzeug.serving import make_server
 
 from jobgate_cli.local.endpoints import refuse_if_taken
 from jobgate_cli.local.runtime import FunctionRuntime, TooManyRequests
+from jobgate_cli.local.serving import SHUTDOWN_POLL_SECONDS
 from jobgate_cli.moto_fixes import (
     run_express_executions_as_aws_does,
     speed_up_step_functions,
@@ -231,7 +232,7 @@ class _ObservedMotoServer(ThreadedMotoServer):
         application = _ObservedApplication(DomainDispatcherApplication(create_backend_app), self._listeners)
         self._server = make_server(self._ip_address, self._port, application, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=SHUTDOWN_POLL_SECONDS)
 
 
 class MotoEndpoint:

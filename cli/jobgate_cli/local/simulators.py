@@ -22,6 +22,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from jobgate_cli.local.serving import serve_in_background
+
 SIMULATORS_METADATA_KEY = "Simulators"
 WsgiApp = Callable[..., Any]
 
@@ -49,7 +51,6 @@ def start_simulators(template: Mapping[str, Any], host: str = "127.0.0.1") -> li
         module_name, _, factory_name = target.partition(":")
         factory: Callable[[], WsgiApp] = getattr(importlib.import_module(module_name), factory_name)
         server = make_server(host, 0, factory(), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name=f"simulator-{parameter}", daemon=True)
-        thread.start()
+        thread = serve_in_background(server, f"simulator-{parameter}")
         running.append(RunningSimulator(parameter, f"http://{host}:{server.server_port}", server, thread))
     return running
