@@ -21,12 +21,12 @@ export SAM_CLI_TELEMETRY := 0
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(PY_STAMP): requirements-dev.txt layers/jobgate/requirements.txt constraints.txt pyproject.toml
+$(PY_STAMP): requirements-dev.txt layers/jobgate/requirements.txt constraints.txt pyproject.toml clients/python/pyproject.toml
 	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "Python 3.12 or newer is required (python3.12 not found)"; exit 1; }
 	@echo "==> creating $(VENV) with $(BOOTSTRAP_PYTHON)"
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e clients/python
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -55,7 +55,7 @@ empty :=
 space := $(empty) $(empty)
 
 typecheck: $(PY_STAMP) ## mypy --strict on the code and the tests
-	MYPYPATH=$(subst $(space),:,$(FUNCTION_DIRS)) $(BIN)/mypy layers/jobgate/jobgate cli/jobgate_cli functions tools tests bench
+	MYPYPATH=$(subst $(space),:,$(FUNCTION_DIRS)) $(BIN)/mypy layers/jobgate/jobgate cli/jobgate_cli clients/python/jobgate_client functions tools tests bench
 
 template-check: deps ## sam validate --lint, cfn-lint and asl-validator on every state machine
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)

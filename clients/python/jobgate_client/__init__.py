@@ -1,0 +1,1 @@
+"""jobgate's Python client: talk to a jobgate API without writing the polling loop yourself."""
