@@ -21,8 +21,13 @@ STATUS_EVENTS = 1 + 2 * 3 + 1  # started, two step changes per step, succeeded
 
 @pytest.fixture(scope="module")
 def local_stack() -> Iterator[LocalStack]:
-    # Retries after about 1 s, 3 s, 18 s...; a hanging receiver is given up after 2 s.
-    stack = start_local_stack(time_scale=0.01, parameter_overrides={"WebhookAttemptTimeoutSeconds": "2"})
+    # Retries after about 1 s, 3 s, 18 s...; a hanging receiver is given up after 2 s. The sweeper
+    # waits 30 s (not 0.6 s) before it starts a twin run of a job still queued, which on a busy
+    # machine would add a second run's step events to the exact timelines asserted here.
+    stack = start_local_stack(
+        time_scale=0.01,
+        parameter_overrides={"WebhookAttemptTimeoutSeconds": "2", "SweepIdleSeconds": "3000"},
+    )
     yield stack
     stack.stop()
 

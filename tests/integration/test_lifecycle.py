@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 
 from jobgate import wiring
 from jobgate.domain.changes import ConfirmCancel, RequestCancel, SucceedJob
 from jobgate.domain.errors import IllegalTransition, JobCancelled
+from jobgate.domain.models import Job
+from jobgate.jobtypes.control import JobControl
+from jobgate.jobtypes.demo.models import DemoStepRequest
+from jobgate.jobtypes.demo.workflow import DemoSteps
 from jobgate.tenants import TenantCredentials
 from tests.api import ApiClient
 from tests.conftest import load_event
@@ -57,6 +62,40 @@ def test_a_step_run_twice_is_done_once_and_the_last_step_succeeds_the_job(client
     with pytest.raises(JobCancelled):
         run_demo_step(job_id, job_input, index=1)
     assert [e["type"] for e in client.get(f"/jobs/{job_id}/events").json["items"]] == events
+
+
+def test_a_twin_run_that_read_the_job_before_the_step_succeeded_does_not_set_it_back_to_running(
+    client: ApiClient,
+) -> None:
+    # Two Express runs of one job: run B reads the job, run A then does the step, and only then
+    # does B come to it. B must see the step as done, not show it running again at 0 %.
+    job_input = {"steps": 2, "stepSeconds": 0}
+    job_id = client.submit(job_input).json["id"]
+    service = wiring.job_service()
+
+    class OvertakenByTwin:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(service, name)
+
+        def start_or_resume(self, job_id: str) -> Job:
+            job = service.start_or_resume(job_id)
+            run_demo_step(job_id, job_input, index=0)  # run A, from start to the step's success
+            return job
+
+    before = client.get(f"/jobs/{job_id}/events").json["items"]
+    DemoSteps(cast("JobControl", OvertakenByTwin())).run(
+        DemoStepRequest.model_validate({"jobId": job_id, "input": job_input, "stepIndex": 0})
+    )
+    job = client.get(f"/jobs/{job_id}").json
+    assert job["progress"]["steps"][0]["status"] == "succeeded"
+    assert job["progress"]["steps"][0]["attempts"] == 1
+    assert job["progress"]["percent"] == 50
+    after = client.get(f"/jobs/{job_id}/events").json["items"]
+    assert [e["data"]["job"]["progress"]["message"] for e in after[len(before) :]] == [
+        "Started.",
+        "step-1: running.",
+        "step-1: succeeded.",
+    ]
 
 
 def test_a_failing_step_fails_the_job_with_a_readable_error(client: ApiClient) -> None:

@@ -355,6 +355,20 @@ class JobService:
         except IllegalTransition as refusal:
             raise JobCancelled(f"job {job_id} is {refusal.current}; step {name} not recorded") from None
 
+    def begin_step(self, job_id: str, name: str) -> bool:
+        """The check and the write in one change: a twin Express run that read the job before the
+        step succeeded must not set it back to running (its progress would go backwards)."""
+
+        def plan(job: Job, now: datetime) -> AppliedChange | None:
+            if any(step.name == name and step.status is StepStatus.SUCCEEDED for step in job.progress.steps):
+                return None
+            return apply_change(job, RecordStep(name=name, status=StepStatus.RUNNING), now)
+
+        try:
+            return self._change(job_id, plan) is not None
+        except IllegalTransition as refusal:
+            raise JobCancelled(f"job {job_id} is {refusal.current}; step {name} not begun") from None
+
     def advance_progress(self, job_id: str, message: str, percent: int) -> bool:
         """Progress that only moves forward although several tasks report it at once (two
         chunks racing must not store 41 after 42): False if the job already shows `percent` or more."""

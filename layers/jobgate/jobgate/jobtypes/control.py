@@ -35,6 +35,11 @@ class JobControl(Protocol):
         """Set a step's status (and detail); JobCancelled if the job no longer runs."""
         ...
 
+    def begin_step(self, job_id: str, name: str) -> bool:
+        """Mark a step running unless it already succeeded (then False: its work is done, by a
+        twin run or an earlier attempt); JobCancelled if the job no longer runs."""
+        ...
+
     def advance_progress(self, job_id: str, message: str, percent: int) -> bool:
         """Record progress unless the job already shows this percent or more; False if skipped."""
         ...

@@ -21,11 +21,9 @@ class DemoSteps:
 
     def run(self, request: DemoStepRequest) -> dict[str, Any]:
         name = demo_step_name(request.step_index)
-        job = self._jobs.start_or_resume(request.job_id)
+        self._jobs.start_or_resume(request.job_id)
         digest = hashlib.sha256(f"{request.job_id}:{name}".encode()).hexdigest()
-        already_done = any(step.name == name and step.status is StepStatus.SUCCEEDED for step in job.progress.steps)
-        if not already_done:
-            self._jobs.record_step(request.job_id, name, StepStatus.RUNNING)
+        if self._jobs.begin_step(request.job_id, name):
             if request.input.fail_at_step == request.step_index + 1:
                 raise DemoStepFailed(f"{name} failed because the job asked for it (failAtStep).")
             self._jobs.record_step(request.job_id, name, StepStatus.SUCCEEDED, detail={"digest": digest[:16]})
