@@ -118,8 +118,9 @@ def physical_name(logical_id: str, resource_type: str) -> str:
 
 def load_local_template(template_path: Path, parameter_overrides: Mapping[str, str] | None = None) -> LocalTemplate:
     raw = load_template(template_path)
+    # The template already read (SAM CLI would parse the file again); it keeps its own copy.
     stacks, _ = SamLocalStackProvider.get_stacks(
-        str(template_path), parameter_overrides=dict(parameter_overrides or {})
+        template_dictionary=load_template(template_path), parameter_overrides=dict(parameter_overrides or {})
     )
     stack: Stack = stacks[0]
     resources: dict[str, Any] = dict(stack.resources)
