@@ -377,3 +377,10 @@ def test_the_example_prints_each_event_once_in_order() -> None:
         process.kill()
     assert statuses == [204, 202, 204, 200]
     assert [line[:3] for line in printed] == [[job_id, str(s), "job.progress"] for s in (1, 2, 3)]
+
+
+def test_the_receiver_code_in_docs_clients_md_is_the_examples() -> None:
+    section = (REPO / "docs/clients.md").read_text().split("## Receiving webhooks")[1].split("\n## ")[0]
+    snippet = section.split("```python\n")[1].split("```")[0]
+    assert "WebhookReceiver(secrets, handler)" in snippet
+    assert snippet in EXAMPLE.read_text()
