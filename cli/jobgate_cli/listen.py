@@ -18,7 +18,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,7 +83,7 @@ class WebhookListener(ReceiverServer):
 
     def __init__(
         self,
-        secret: str,
+        secret: str | Sequence[str],  # during a rotation, both
         *,
         port: int = DEFAULT_PORT,
         forward_to: str | None = None,
@@ -211,25 +211,29 @@ def add_listen_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     # Not `default=os.environ[...]`: --help would print the secret.
     listen.add_argument(
         "--secret",
-        help=f"The tenant's webhook secret, whsec_... (default: ${SECRET_VARIABLE}).",
+        action="append",
+        help=(
+            f"The tenant's webhook secret, whsec_... (default: ${SECRET_VARIABLE}, space-separated). "
+            "Give it twice during a rotation: either secret then verifies."
+        ),
     )
     listen.add_argument("--forward-to", metavar="URL", help="Also POST each verified webhook to this URL.")
     listen.set_defaults(run=run_listen)
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    secret = args.secret or os.environ.get(SECRET_VARIABLE)
-    if not secret:
+    secrets = args.secret or os.environ.get(SECRET_VARIABLE, "").split()
+    if not secrets:
         raise CliError(
             f"give the tenant's webhook secret with --secret or {SECRET_VARIABLE} "
             "(printed by `jobgate tenants create` and `tenants rotate-secret`)"
         )
-    if not _is_webhook_secret(secret):
+    if not all(_is_webhook_secret(secret) for secret in secrets):
         raise CliError(f"that is not a webhook secret: expected {SECRET_PREFIX} followed by base64")
     if args.forward_to is not None and not _is_http_url(args.forward_to):
         raise CliError(f"--forward-to needs an http:// or https:// URL, not {args.forward_to!r}")
     try:
-        listener = WebhookListener(secret, port=args.port, forward_to=args.forward_to)
+        listener = WebhookListener(secrets, port=args.port, forward_to=args.forward_to)
     except OSError as error:
         raise CliError(f"could not listen on {HOST}:{args.port}: {error} (is the port taken? use --port)") from None
 

@@ -143,6 +143,21 @@ def test_a_bad_signature_is_rejected_with_401_missing_headers_with_400(
     assert post(listener.url, body, signed(body, webhook_id(job_id, 3))) == 204
 
 
+def test_during_a_rotation_either_secret_verifies(lines: queue.Queue[str]) -> None:
+    new_secret = new_webhook_secret()
+    listener = WebhookListener([new_secret, SECRET], port=0, log=lines.put)
+    start(listener)
+    try:
+        job_id = new_job_id()
+        first, second = event_body(job_id, 3), event_body(job_id, 4)
+        assert post(listener.url, first, signed(first, webhook_id(job_id, 3), secret=SECRET)) == 204
+        assert post(listener.url, second, signed(second, webhook_id(job_id, 4), secret=new_secret)) == 204
+        third = event_body(job_id, 5)
+        assert post(listener.url, third, signed(third, webhook_id(job_id, 5), secret=new_webhook_secret())) == 401
+    finally:
+        stop(listener)
+
+
 def test_forwarding_passes_on_the_body_and_webhook_headers(lines: queue.Queue[str], target: Target) -> None:
     listener = WebhookListener(SECRET, port=0, forward_to=target.url, log=lines.put)
     start(listener)
@@ -221,6 +236,8 @@ def test_without_a_secret_it_says_where_to_get_one(
     assert main(["listen"]) == 2
     assert "tenants create" in capsys.readouterr().err
     assert main(["listen", "--secret", "not-a-secret"]) == 2
+    assert "not a webhook secret" in capsys.readouterr().err
+    assert main(["listen", "--secret", SECRET, "--secret", "not-a-secret"]) == 2
     assert "not a webhook secret" in capsys.readouterr().err
 
 
