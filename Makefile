@@ -55,7 +55,7 @@ empty :=
 space := $(empty) $(empty)
 
 typecheck: $(PY_STAMP) ## mypy --strict on the code and the tests
-	MYPYPATH=$(subst $(space),:,$(FUNCTION_DIRS)) $(BIN)/mypy layers/jobgate/jobgate cli/jobgate_cli clients/python/jobgate_client functions tools tests bench
+	MYPYPATH=$(subst $(space),:,$(FUNCTION_DIRS)) $(BIN)/mypy layers/jobgate/jobgate cli/jobgate_cli clients/python/jobgate_client clients/python/examples functions tools tests bench
 
 template-check: deps ## sam validate --lint, cfn-lint and asl-validator on every state machine
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)

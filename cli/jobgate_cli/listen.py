@@ -18,7 +18,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,11 +26,10 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from standardwebhooks import Webhook, WebhookVerificationError
-
 from jobgate.timeutil import to_rfc3339, utc_now
 from jobgate.webhooks.signing import ID_HEADER, SECRET_PREFIX, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from jobgate_cli.errors import CliError
+from jobgate_client.webhooks import InvalidWebhook, MemorySeenStore, WebhookVerifier
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
@@ -64,7 +63,8 @@ class Verdict(Enum):
 
     ACCEPTED = HTTPStatus.NO_CONTENT
     DUPLICATE = HTTPStatus.OK  # a 2xx, or the sender would retry what we already have
-    REJECTED = HTTPStatus.UNAUTHORIZED
+    MALFORMED = HTTPStatus.BAD_REQUEST  # webhook headers missing or malformed
+    REJECTED = HTTPStatus.UNAUTHORIZED  # a signature that does not match, a timestamp too far off
 
 
 class ReceiverServer(ThreadingHTTPServer):
@@ -83,17 +83,18 @@ class WebhookListener(ReceiverServer):
 
     def __init__(
         self,
-        secret: str,
+        secret: str | Sequence[str],  # during a rotation, both
         *,
         port: int = DEFAULT_PORT,
         forward_to: str | None = None,
         log: Callable[[str], None] = print_line,
     ) -> None:
         self.forward_to = forward_to
-        self._webhook = Webhook(secret)
+        # The client package's verification and de-duplication: what `jobgate listen` accepts
+        # is what a receiver built with jobgate_client.webhooks accepts.
+        self._verifier = WebhookVerifier(secret)
+        self._seen = MemorySeenStore()
         self._log = log
-        self._seen_ids: set[str] = set()
-        self._seen_lock = threading.Lock()
         super().__init__((HOST, port), _WebhookHandler)
 
     @property
@@ -104,15 +105,10 @@ class WebhookListener(ReceiverServer):
         """Verify, de-duplicate and print one request (headers with lower-case names)."""
         msg_id = headers.get(ID_HEADER, "")
         try:
-            self._webhook.verify(body, dict(headers), json_parse=False)
-        except WebhookVerificationError as error:
-            return self._reject(msg_id, str(error))
-        except ValueError:  # the library's split/base64/UTF-8 decoding of malformed input
-            return self._reject(msg_id, "malformed signature headers or body")
-        with self._seen_lock:
-            duplicate = msg_id in self._seen_ids
-            self._seen_ids.add(msg_id)
-        if duplicate:
+            self._verifier.verify(headers, body)
+        except InvalidWebhook as invalid:
+            return self._reject(msg_id, invalid)
+        if not self._seen.add(msg_id):
             self._log(f"{_now()}  duplicate  {msg_id} was already received: answered 200, not forwarded")
             return Verdict.DUPLICATE
         self._log(describe_event(body))
@@ -139,9 +135,10 @@ class WebhookListener(ReceiverServer):
             return
         self._log(f"{_now()}  forward    {msg_id} to {self.forward_to}: {status}")
 
-    def _reject(self, msg_id: str, reason: str) -> Verdict:
-        self._log(f"{_now()}  rejected   {msg_id or '(no webhook-id)'}: {reason}; answered 401")
-        return Verdict.REJECTED
+    def _reject(self, msg_id: str, invalid: InvalidWebhook) -> Verdict:
+        verdict = Verdict(invalid.status)
+        self._log(f"{_now()}  rejected   {msg_id or '(no webhook-id)'}: {invalid.reason}; answered {verdict.value}")
+        return verdict
 
 
 class _WebhookHandler(BaseHTTPRequestHandler):
@@ -214,25 +211,29 @@ def add_listen_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     # Not `default=os.environ[...]`: --help would print the secret.
     listen.add_argument(
         "--secret",
-        help=f"The tenant's webhook secret, whsec_... (default: ${SECRET_VARIABLE}).",
+        action="append",
+        help=(
+            f"The tenant's webhook secret, whsec_... (default: ${SECRET_VARIABLE}, space-separated). "
+            "Give it twice during a rotation: either secret then verifies."
+        ),
     )
     listen.add_argument("--forward-to", metavar="URL", help="Also POST each verified webhook to this URL.")
     listen.set_defaults(run=run_listen)
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    secret = args.secret or os.environ.get(SECRET_VARIABLE)
-    if not secret:
+    secrets = args.secret or os.environ.get(SECRET_VARIABLE, "").split()
+    if not secrets:
         raise CliError(
             f"give the tenant's webhook secret with --secret or {SECRET_VARIABLE} "
             "(printed by `jobgate tenants create` and `tenants rotate-secret`)"
         )
-    if not _is_webhook_secret(secret):
+    if not all(_is_webhook_secret(secret) for secret in secrets):
         raise CliError(f"that is not a webhook secret: expected {SECRET_PREFIX} followed by base64")
     if args.forward_to is not None and not _is_http_url(args.forward_to):
         raise CliError(f"--forward-to needs an http:// or https:// URL, not {args.forward_to!r}")
     try:
-        listener = WebhookListener(secret, port=args.port, forward_to=args.forward_to)
+        listener = WebhookListener(secrets, port=args.port, forward_to=args.forward_to)
     except OSError as error:
         raise CliError(f"could not listen on {HOST}:{args.port}: {error} (is the port taken? use --port)") from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -13,40 +12,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from jobgate.domain.models import EventType, Job, JobEvent, Progress
-from jobgate.domain.status import JobStatus
 from jobgate.ids import new_job_id
 from jobgate.webhooks.signing import new_webhook_secret, webhook_headers, webhook_id
 from jobgate_cli.listen import WebhookListener
 from jobgate_cli.main import main
 from tests.conftest import REPO
+from tests.webhook_events import event_body
 
 SECRET = new_webhook_secret()
 WAIT_SECONDS = 30  # an upper bound for things that happen at once, not a measurement
 # The tests talk to 127.0.0.1 only, whatever proxy the environment names.
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def event_body(job_id: str, sequence: int = 3) -> bytes:
-    """A job.progress event as the webhook dispatcher sends it."""
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    job = Job(
-        id=job_id,
-        tenant_id="acme",
-        type="demo",
-        status=JobStatus.RUNNING,
-        progress=Progress(percent=40),
-        created_at=now,
-        updated_at=now,
-        retention_seconds=3600,
-    )
-    event = JobEvent(sequence=sequence, type=EventType.PROGRESS, timestamp=now, data={"job": job.to_resource()})
-    return json.dumps(event.to_json_dict(), separators=(",", ":")).encode()
 
 
 def signed(body: bytes, msg_id: str, secret: str = SECRET) -> dict[str, str]:
@@ -148,17 +128,34 @@ def test_a_redelivery_with_the_same_webhook_id_is_reported_as_duplicate(
     assert webhook_id(job_id, 3) in line
 
 
-def test_a_bad_signature_is_rejected_with_401(listener: WebhookListener, lines: queue.Queue[str]) -> None:
+def test_a_bad_signature_is_rejected_with_401_missing_headers_with_400(
+    listener: WebhookListener, lines: queue.Queue[str]
+) -> None:
     job_id = new_job_id()
     body = event_body(job_id)
     assert post(listener.url, body, signed(body, webhook_id(job_id, 3), secret=new_webhook_secret())) == 401
     assert post(listener.url, body.replace(b"40", b"99"), signed(body, webhook_id(job_id, 4))) == 401
-    assert post(listener.url, body, {"content-type": "application/json"}) == 401
+    assert post(listener.url, body, {"content-type": "application/json"}) == 400
     printed = drain(lines)
     assert len(printed) == 3
     assert all("rejected" in line for line in printed)
     # A rejected request does not count as received: the genuine one is still taken.
     assert post(listener.url, body, signed(body, webhook_id(job_id, 3))) == 204
+
+
+def test_during_a_rotation_either_secret_verifies(lines: queue.Queue[str]) -> None:
+    new_secret = new_webhook_secret()
+    listener = WebhookListener([new_secret, SECRET], port=0, log=lines.put)
+    start(listener)
+    try:
+        job_id = new_job_id()
+        first, second = event_body(job_id, 3), event_body(job_id, 4)
+        assert post(listener.url, first, signed(first, webhook_id(job_id, 3), secret=SECRET)) == 204
+        assert post(listener.url, second, signed(second, webhook_id(job_id, 4), secret=new_secret)) == 204
+        third = event_body(job_id, 5)
+        assert post(listener.url, third, signed(third, webhook_id(job_id, 5), secret=new_webhook_secret())) == 401
+    finally:
+        stop(listener)
 
 
 def test_forwarding_passes_on_the_body_and_webhook_headers(lines: queue.Queue[str], target: Target) -> None:
@@ -202,7 +199,8 @@ def test_a_failing_forward_target_is_reported_and_listening_goes_on(lines: queue
 
 def test_ctrl_c_stops_it_cleanly() -> None:
     environment = {**os.environ, "JOBGATE_WEBHOOK_SECRET": SECRET}
-    environment["PYTHONPATH"] = os.pathsep.join(str(REPO / part) for part in ("layers/jobgate", "cli"))
+    on_path = ("layers/jobgate", "cli", "clients/python")
+    environment["PYTHONPATH"] = os.pathsep.join(str(REPO / part) for part in on_path)
     process = subprocess.Popen(
         # As the `jobgate` script runs it (`-m` would load jobgate_cli.main twice).
         [
@@ -238,6 +236,8 @@ def test_without_a_secret_it_says_where_to_get_one(
     assert main(["listen"]) == 2
     assert "tenants create" in capsys.readouterr().err
     assert main(["listen", "--secret", "not-a-secret"]) == 2
+    assert "not a webhook secret" in capsys.readouterr().err
+    assert main(["listen", "--secret", SECRET, "--secret", "not-a-secret"]) == 2
     assert "not a webhook secret" in capsys.readouterr().err
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +34,29 @@ def test_every_error_is_declared_as_a_problem(spec: dict[str, Any]) -> None:
             assert list(answer["content"]) == [PROBLEM], (method, path, code)
             assert answer["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_every_reference_leads_to_a_schema(spec: dict[str, Any]) -> None:
+    # A dangling $ref makes client generators drop schemas (openapi-python-client warns).
+    references = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert references
+    assert references <= set(spec["components"]["schemas"])
+
+
+def test_operations_have_names_a_generated_client_can_use(spec: dict[str, Any]) -> None:
+    # Generators name their functions after these (openapi-python-client: submit_job, get_job, ...).
+    assert {(method, path): op["operationId"] for method, path, op in operations(spec)} == {
+        ("POST", "/jobs"): "submitJob",
+        ("GET", "/jobs"): "listJobs",
+        ("GET", "/jobs/{id}"): "getJob",
+        ("DELETE", "/jobs/{id}"): "deleteJob",
+        ("GET", "/jobs/{id}/events"): "listEvents",
+        ("GET", "/jobs/{id}/result"): "getResult",
+        ("GET", "/jobs/{id}/deliveries"): "listDeliveries",
+        ("POST", "/jobs/{id}/deliveries/{sequence}/redeliver"): "redeliver",
+        ("POST", "/uploads"): "createUpload",
+        ("POST", "/vendor-callbacks/{callbackId}"): "receiveVendorCallback",
+    }
 
 
 def test_routes_with_a_body_declare_the_gates_refusals(spec: dict[str, Any]) -> None:

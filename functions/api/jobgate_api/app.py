@@ -78,12 +78,14 @@ def _with_request_headers(document: dict[str, Any]) -> dict[str, Any]:
 
 def _without_validation_error_schema(document: dict[str, Any]) -> dict[str, Any]:
     """Powertools declares a 422 `HTTPValidationError` on every route; the API never answers it
-    (`_invalid_request` answers problem+json: 400, or 422 where a route declares it)."""
+    (`_invalid_request` answers problem+json: 400, or 422 where a route declares it). Its
+    `ResponseValidationError` (for response validation, which the API does not turn on) goes
+    too: it refers to `ValidationError`, and generators refuse a reference that leads nowhere."""
     for operations in document["paths"].values():
         for operation in operations.values():
             if "HTTPValidationError" in json.dumps(operation["responses"].get("422", {})):
                 del operation["responses"]["422"]
-    for name in ("HTTPValidationError", "ValidationError"):
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         document.get("components", {}).get("schemas", {}).pop(name, None)
     return document
 

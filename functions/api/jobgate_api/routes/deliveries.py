@@ -33,6 +33,7 @@ class RedeliveryAccepted(CamelModel):
 
 @router.get(
     "/jobs/<id>/deliveries",
+    operation_id="listDeliveries",
     summary="Every webhook attempt for the job (event, attempt, time, status, latency, error)",
     responses={
         200: json_response("Attempts in event and attempt order.", DeliveryList),
@@ -47,6 +48,7 @@ def list_deliveries(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md nam
 
 @router.post(
     "/jobs/<id>/deliveries/<sequence>/redeliver",
+    operation_id="redeliver",
     summary="Send an event to the callback again, with the same webhook-id",
     responses={
         202: json_response("Queued for delivery.", RedeliveryAccepted),

@@ -58,11 +58,11 @@ REQUEST_HEADERS: RequestHeaders = {
 JobId = Annotated[str, Path(description="The job id, `job_` + a ULID.")]
 # OpenAPI links from a submitted job to what a client does next (operation ids are Powertools').
 JOB_LINKS = {
-    "GetJob": "get_job_jobs__id__get",
-    "ListEvents": "list_events_jobs__id__events_get",
-    "GetResult": "get_result_jobs__id__result_get",
-    "ListDeliveries": "list_deliveries_jobs__id__deliveries_get",
-    "DeleteJob": "delete_job_jobs__id__delete",
+    "GetJob": "getJob",
+    "ListEvents": "listEvents",
+    "GetResult": "getResult",
+    "ListDeliveries": "listDeliveries",
+    "DeleteJob": "deleteJob",
 }
 JOB_HEADERS = {
     "ETag": "The job's version; send it as If-None-Match.",
@@ -81,6 +81,7 @@ def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = 
 
 @router.post(
     "/jobs",
+    operation_id="submitJob",
     summary="Submit a job",
     responses={
         202: {
@@ -115,6 +116,7 @@ def submit_job(body: SubmitJobRequest) -> Response[str]:
 
 @router.get(
     "/jobs/<id>",
+    operation_id="getJob",
     summary="Read a job (ETag, If-None-Match, Prefer: wait=N long-poll)",
     responses={
         200: json_response("The job.", JobResource, {**JOB_HEADERS, "Preference-Applied": "`wait=N` when held."}),
@@ -166,6 +168,7 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 
 @router.get(
     "/jobs",
+    operation_id="listJobs",
     summary="List your jobs, newest first",
     responses={200: json_response("A page of jobs.", JobList), **problem_responses(*AUTHENTICATED, 400)},
 )
@@ -184,6 +187,7 @@ def list_jobs(
 
 @router.get(
     "/jobs/<id>/events",
+    operation_id="listEvents",
     summary="The job's timeline, in sequence order",
     responses={200: json_response("A page of events.", EventList), **problem_responses(*ON_A_JOB, 400)},
 )
@@ -200,6 +204,7 @@ def list_events(
 
 @router.get(
     "/jobs/<id>/result",
+    operation_id="getResult",
     summary="The job's result (303 to a short-lived download URL when large)",
     responses={
         200: json_response("The result: any JSON value.", None),
@@ -219,6 +224,7 @@ def get_result(id: JobId) -> Response[str]:  # noqa: A002 - docs/api.md names it
 
 @router.delete(
     "/jobs/<id>",
+    operation_id="deleteJob",
     summary="Cancel a running job (202) or purge a finished one (204)",
     responses={
         202: json_response("Cancelling.", JobResource, JOB_HEADERS),

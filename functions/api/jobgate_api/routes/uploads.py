@@ -14,6 +14,7 @@ router = Router()
 
 @router.post(
     "/uploads",
+    operation_id="createUpload",
     summary="Get a URL to upload a large input",
     responses={
         201: json_response(

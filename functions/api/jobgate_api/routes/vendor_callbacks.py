@@ -59,6 +59,7 @@ CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The 
 
 @router.post(
     "/vendor-callbacks/<callbackId>",
+    operation_id="receiveVendorCallback",
     summary="A vendor's answer to a background check (signed with X-Vendor-Signature; no API key)",
     security=[],
     responses={
