@@ -202,7 +202,9 @@ def test_a_failing_forward_target_is_reported_and_listening_goes_on(lines: queue
 
 def test_ctrl_c_stops_it_cleanly() -> None:
     environment = {**os.environ, "JOBGATE_WEBHOOK_SECRET": SECRET}
-    environment["PYTHONPATH"] = os.pathsep.join(str(REPO / part) for part in ("layers/jobgate", "cli"))
+    environment["PYTHONPATH"] = os.pathsep.join(
+        str(REPO / part) for part in ("layers/jobgate", "cli", "clients/python")
+    )
     process = subprocess.Popen(
         # As the `jobgate` script runs it (`-m` would load jobgate_cli.main twice).
         [
