@@ -34,8 +34,12 @@ def job_eta(job: Job) -> datetime | None:
 
 def status_text(job: Job) -> str:
     """`running step-2` (status, then the step in progress, or the job's own message without one)."""
-    detail = job.progress.current_step or job.progress.message
-    return f"{job.status} {detail}".strip() if not job.is_terminal else job.status
+    if job.is_terminal:
+        return job.status
+    message = job.progress.message
+    # A queued job's message just says so again ("Queued."): show it only when it adds something.
+    detail = job.progress.current_step or ("" if message.rstrip(".").lower() == job.status else message)
+    return f"{job.status} {detail}".strip()
 
 
 class PlainLines:
@@ -64,7 +68,8 @@ class LiveBar:
     def __init__(self, console: Console, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._progress = Progress(
             TextColumn("{task.fields[job]}"),
-            BarColumn(),
+            # Named colours, not the default theme's RGB, so 16-colour terminals show them apart too.
+            BarColumn(complete_style="yellow", finished_style="green"),
             TextColumn("{task.percentage:>3.0f}%"),
             TextColumn("{task.description}"),
             _EtaColumn(now),

@@ -60,21 +60,21 @@ def test_list_follows_cursors_past_the_first_page(sdk: Client) -> None:
 
 
 def test_a_failed_job_raises_job_failed_carrying_its_error(sdk: Client) -> None:
-    job = sdk.submit("demo", {"steps": 2, "failAtStep": 2})
+    job = sdk.submit("demo", {"steps": 1, "failAtStep": 1})
 
     with pytest.raises(JobFailed) as caught:
         sdk.wait(job.id)
 
     assert caught.value.job.status == "failed"
     assert caught.value.error is not None
-    assert (caught.value.error.type, caught.value.error.step) == ("DemoStepFailed", "step-2")
+    assert (caught.value.error.type, caught.value.error.step) == ("DemoStepFailed", "step-1")
     with pytest.raises(ResultNotReady) as not_ready:
         sdk.result(job.id)
     assert not_ready.value.job_status == "failed"
 
 
 def test_a_cancelled_job_ends_the_wait_with_job_cancelled(sdk: Client) -> None:
-    job = sdk.submit("demo", {"steps": 5, "stepSeconds": 2})
+    job = sdk.submit("demo", {"steps": 5, "stepSeconds": 1})
 
     cancelled = sdk.cancel(job.id)
 
@@ -173,9 +173,9 @@ def test_the_cli_follows_a_job_to_its_end_and_exits_with_its_outcome(
 ) -> None:
     flags = ["--api-url", local_stack.api_url, "--api-key", API_KEY]
 
-    succeeded = main(["jobs", "submit", "demo", "--input", '{"steps": 2, "stepSeconds": 1}', "--wait", *flags])
+    succeeded = main(["jobs", "submit", "demo", "--input", '{"steps": 2, "stepSeconds": 0}', "--wait", *flags])
     out = capsys.readouterr().out
-    failed = main(["jobs", "submit", "demo", "--input", '{"steps": 2, "failAtStep": 1}', "--wait", *flags])
+    failed = main(["jobs", "submit", "demo", "--input", '{"steps": 1, "failAtStep": 1}', "--wait", *flags])
     failure = capsys.readouterr().out
 
     assert succeeded == 0
@@ -224,7 +224,7 @@ def test_the_python_client_examples_in_docs_clients_md_run(
     out = printed.getvalue()
     assert len(blocks) >= 6
     assert "succeeded {'steps': 3" in out
-    assert "DemoStepFailed step-2" in out
+    assert "DemoStepFailed step-1" in out
     assert "422 #/input/steps" in out
     assert (tmp_path / "big-result.json").stat().st_size > 100_000
     assert "\n1\n" in out  # the uploaded file's one row was loaded

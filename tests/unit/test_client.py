@@ -345,3 +345,16 @@ def test_the_clients_statuses_are_the_apis() -> None:
     # The client is installed without the server's code, so it spells the statuses itself.
     assert {s.value for s in client_models.JobStatus} == {s.value for s in JobStatus}
     assert {s.value for s in client_models.TERMINAL_STATUSES} == {s.value for s in TERMINAL_STATUSES}
+
+
+def test_an_api_that_accepts_but_never_answers_is_a_connection_error_after_the_timeout(fake_time: FakeTime) -> None:
+    with socket.socket() as hanging:
+        hanging.bind(("127.0.0.1", 0))
+        hanging.listen()  # connections are accepted by the kernel; nothing ever answers
+        port = hanging.getsockname()[1]
+        client = Client(f"http://127.0.0.1:{port}", "k", timeout=0.2, max_retries=0, sleep=fake_time.sleep)
+
+        with pytest.raises(ConnectionFailed) as caught:
+            client.get(JOB_ID)
+
+    assert isinstance(caught.value.cause, requests.Timeout)
