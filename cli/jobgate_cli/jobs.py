@@ -64,7 +64,12 @@ def add_jobs_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     actions = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
 
-    def action(name: str, help_text: str, run: Callable[[Client, argparse.Namespace], int], *parents: Any) -> Any:
+    def action(
+        name: str,
+        help_text: str,
+        run: Callable[[Client, argparse.Namespace], int],
+        *parents: argparse.ArgumentParser,
+    ) -> argparse.ArgumentParser:
         parser = actions.add_parser(
             name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP, parents=[connection, *parents]
         )

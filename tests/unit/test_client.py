@@ -358,3 +358,18 @@ def test_an_api_that_accepts_but_never_answers_is_a_connection_error_after_the_t
             client.get(JOB_ID)
 
     assert isinstance(caught.value.cause, requests.Timeout)
+
+
+def test_an_upload_put_the_object_store_throttles_is_sent_again_from_the_files_start(
+    api: Any, client: Client, tmp_path: Path
+) -> None:
+    signed = "http://objects.test/uploads/acme/upl_2"
+    created = {"uploadId": "upl_2", "url": signed, "method": "PUT", "expiresAt": "2026-12-01T13:00:00.000Z"}
+    api.post(f"{API}/uploads", status=201, json=created)
+    api.put(signed, status=503, body="<Error><Code>SlowDown</Code></Error>")
+    api.put(signed, status=200)
+    (tmp_path / "rows.csv").write_bytes(b"id,name\n1,Ada\n2,Grace\n")
+
+    client.upload(tmp_path / "rows.csv")
+
+    assert [call.request.body for call in api.calls[1:]] == [b"id,name\n1,Ada\n2,Grace\n"] * 2

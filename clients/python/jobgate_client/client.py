@@ -233,11 +233,11 @@ class Client:
         **kwargs: Any,
     ) -> requests.Response:
         """One request, retried on 429/503 (and, if `repeatable`, on a failed connection)."""
-        start = data.tell() if _is_rewindable(data) else None  # type: ignore[union-attr]
+        rewind = _rewinder(data)
         attempt = 0
         while True:
-            if attempt and start is not None:
-                data.seek(start)  # type: ignore[union-attr]
+            if attempt and rewind is not None:
+                rewind()
             try:
                 response = self._session.request(
                     method,
@@ -248,23 +248,18 @@ class Client:
                     **kwargs,
                 )
             except (requests.ConnectionError, requests.Timeout) as error:
-                if not (repeatable and self._may_retry(attempt, data, start)):
+                if not (repeatable and rewind is not None and attempt < self.max_retries):
                     raise ConnectionFailed(method, url, error) from error
                 attempt += 1
                 self._sleep(min(2.0 ** (attempt - 1), self.max_retry_after))
                 continue
-            if response.status_code in RETRIED_STATUSES and self._may_retry(attempt, data, start):
+            if response.status_code in RETRIED_STATUSES and rewind is not None and attempt < self.max_retries:
                 attempt += 1
                 pause = _retry_after(response)
                 response.close()
                 self._sleep(min(pause if pause is not None else 2.0 ** (attempt - 1), self.max_retry_after))
                 continue
             return response
-
-    def _may_retry(self, attempt: int, data: Body | None, start: int | None) -> bool:
-        # A stream that cannot be rewound was (partly) read by the attempt: it cannot be sent again.
-        resendable = data is None or isinstance(data, bytes) or start is not None
-        return attempt < self.max_retries and resendable
 
     @staticmethod
     def _checked(response: requests.Response) -> requests.Response:
@@ -304,8 +299,20 @@ class Client:
             params["cursor"] = page["next"]
 
 
-def _is_rewindable(data: Body | None) -> bool:
-    return data is not None and not isinstance(data, bytes) and data.seekable()
+def _rewinder(data: Body | None) -> Callable[[], None] | None:
+    """How to send `data` again from its start; None for a stream that cannot be rewound (an attempt
+    has read it, at least in part, so it cannot be sent again)."""
+    if data is None or isinstance(data, bytes):
+        return lambda: None
+    if not data.seekable():
+        return None
+    stream: IO[bytes] = data
+    start = stream.tell()
+
+    def rewind() -> None:
+        stream.seek(start)
+
+    return rewind
 
 
 def _retry_after(response: requests.Response) -> float | None:
