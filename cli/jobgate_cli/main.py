@@ -1,4 +1,4 @@
-"""`jobgate`: the developer console (tenants, webhooks, the local stack)."""
+"""`jobgate`: the developer console (jobs, tenants, webhooks, the local stack)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from jobgate.store.tenants import TenantExists, TenantStore
 from jobgate.tenants import RotationContended, TenantNotFound, register_tenant, rotate_secret
 from jobgate.timeutil import to_rfc3339
 from jobgate_cli.errors import CliError
+from jobgate_cli.jobs import add_jobs_command
 from jobgate_cli.listen import add_listen_command
 from jobgate_cli.local.console import add_local_command
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tenants_table_options(rotate, json_help="Print the new secret as one JSON object.")
     rotate.set_defaults(run=_rotate_secret)
 
+    add_jobs_command(commands)
     add_listen_command(commands)
     add_local_command(commands)
     return parser

@@ -193,7 +193,10 @@ def print_banner(stack: LocalStack) -> None:
     key = stack.credentials[0].api_key
     lines += [
         "",
-        "Submit a job:",
+        "Use it from another shell (jobgate jobs reads these two):",
+        f"  export JOBGATE_API_URL={api} JOBGATE_API_KEY={key}",
+        """  jobgate jobs submit demo --input '{"steps": 5, "stepSeconds": 2}' --wait""",
+        "or with curl:",
         f"  curl -s -X POST {api}/jobs -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
         """       -d '{"type": "demo", "input": {"steps": 5, "stepSeconds": 2}}'""",
         "",

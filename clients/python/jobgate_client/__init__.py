@@ -1,14 +1,75 @@
 """jobgate's Python client: talk to a jobgate API without writing the polling loop yourself."""
 
-# --- Receiving webhooks (jobgate_client.webhooks) ---
-# Re-exported with `as` (no __all__ entries), so this block merges beside the HTTP client's.
-from jobgate_client.webhooks import InvalidWebhook as InvalidWebhook
-from jobgate_client.webhooks import MemorySeenStore as MemorySeenStore
-from jobgate_client.webhooks import Outcome as Outcome
-from jobgate_client.webhooks import SeenStore as SeenStore
-from jobgate_client.webhooks import Verdict as Verdict
-from jobgate_client.webhooks import WebhookEvent as WebhookEvent
-from jobgate_client.webhooks import WebhookReceiver as WebhookReceiver
-from jobgate_client.webhooks import WebhookVerifier as WebhookVerifier
+from jobgate_client.client import Client
+from jobgate_client.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    ConnectionFailed,
+    Gone,
+    IdempotencyKeyReused,
+    InvalidInput,
+    JobCancelled,
+    JobFailed,
+    JobgateError,
+    JobTimedOut,
+    JobUnsuccessful,
+    NotFound,
+    PayloadTooLarge,
+    ResultNotReady,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    UnsupportedMediaType,
+    WaitTimeout,
+)
+from jobgate_client.models import Event, Job, JobError, JobStatus, Progress, Step, Upload
+from jobgate_client.webhooks import (
+    InvalidWebhook,
+    MemorySeenStore,
+    Outcome,
+    SeenStore,
+    Verdict,
+    WebhookEvent,
+    WebhookReceiver,
+    WebhookVerifier,
+)
 
-# --- end of receiving webhooks ---
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "Client",
+    "Conflict",
+    "ConnectionFailed",
+    "Event",
+    "Gone",
+    "IdempotencyKeyReused",
+    "InvalidInput",
+    "InvalidWebhook",
+    "Job",
+    "JobCancelled",
+    "JobError",
+    "JobFailed",
+    "JobStatus",
+    "JobTimedOut",
+    "JobUnsuccessful",
+    "JobgateError",
+    "MemorySeenStore",
+    "NotFound",
+    "Outcome",
+    "PayloadTooLarge",
+    "Progress",
+    "ResultNotReady",
+    "SeenStore",
+    "ServiceUnavailable",
+    "Step",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "Upload",
+    "Verdict",
+    "WaitTimeout",
+    "WebhookEvent",
+    "WebhookReceiver",
+    "WebhookVerifier",
+]
