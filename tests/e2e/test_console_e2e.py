@@ -3,7 +3,7 @@
 Every test fails on a message the browser logs as an error that the test did not expect, so a
 Content-Security-Policy violation or a script error anywhere fails it. With
 $JOBGATE_CONSOLE_SCREENSHOTS set to a directory, the list and a job page are saved there as
-console-jobs.png and console-job.png (docs/images/ has the committed ones: tools/console_screenshots.sh).
+console-jobs.png and console-job.png: docs/images/ has the ones docs/clients.md shows, made so.
 """
 
 from __future__ import annotations
@@ -220,6 +220,8 @@ def test_a_job_page_shows_steps_timeline_result_and_redelivers_a_webhook(page: P
         expect(steps.locator(".status")).to_have_text(["succeeded"] * 3)
         events = client.request("GET", f"/jobs/{job['id']}/events").json()["items"]
         expect(page.locator("#timeline > li")).to_have_count(len(events))
+        expect(page.locator("#timeline > li").first).to_contain_text("#1 job.started")
+        expect(page.locator("#timeline > li").nth(1)).to_contain_text("job.step — running, 0%, step-1 running")
         expect(page.locator("#timeline > li").last).to_contain_text("job.succeeded")
 
         with page.expect_download() as download:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import pytest
 
@@ -73,6 +74,15 @@ def test_the_page_loads_only_its_own_files_by_relative_urls() -> None:
 def test_the_script_calls_the_api_by_relative_urls_only() -> None:
     script = ApiClient(None).get("/console/console.js").text
     assert not re.search(r"""fetch\(\s*["'`]/|https?://""", script)
+
+
+def test_the_page_with_a_trailing_slash_redirects_to_the_page() -> None:
+    served = ApiClient(None).get("/console/")
+
+    assert served.status == 308
+    assert urljoin("https://api.example/prod/console/", served.header("Location") or "") == (
+        "https://api.example/prod/console"
+    )
 
 
 @pytest.mark.parametrize("name", ["__init__.py", "index.html.bak", "..%2Fapp.py", "assets", "nested/console.js"])

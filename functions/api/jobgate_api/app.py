@@ -76,6 +76,12 @@ def console_page() -> Response[str]:
     return console.page()
 
 
+@app.get("/console/", include_in_schema=False)
+def console_with_a_slash() -> Response[str]:
+    # The page's relative URLs resolve against /console; relative, so under any stage path.
+    return Response(308, None, "", {"Location": "../console"})
+
+
 @app.get("/console/<asset>", include_in_schema=False)
 def console_asset(asset: str) -> Response[str]:
     from jobgate_api import console

@@ -392,6 +392,13 @@
     }
   }
 
+  // The step a job.step event is about: the one that started or ended last.
+  function lastChangedStep(job) {
+    const changedAt = (step) => step.endedAt || step.startedAt || "";
+    const steps = (job.progress && job.progress.steps) || [];
+    return steps.reduce((latest, step) => (latest && changedAt(latest) > changedAt(step) ? latest : step), null);
+  }
+
   async function loadEvents() {
     const id = jobState.id;
     let after = jobState.lastSequence;
@@ -399,12 +406,12 @@
       const page = await json(`${jobPath(id)}/events?after=${after}`, { signal: viewSignal() });
       for (const event of page.items) {
         const job = event.data.job;
-        const step = event.type === "job.step" ? (job.progress.steps || []).find((s) => s.status === "running") : null;
+        const step = event.type === "job.step" ? lastChangedStep(job) : null;
         view.timeline.append(element(
           "li", { "data-sequence": String(event.sequence) },
           element("span", { className: "when", text: when(event.timestamp) }),
           element("strong", { text: `#${event.sequence} ${event.type}` }),
-          element("span", { text: ` — ${job.status}, ${percentOf(job)}%${step ? `, ${step.name}` : ""}` }),
+          element("span", { text: ` — ${job.status}, ${percentOf(job)}%${step ? `, ${step.name} ${step.status}` : ""}` }),
         ));
         after = event.sequence;
       }
