@@ -287,6 +287,7 @@ def test_sign_out_forgets_the_key(page: Page) -> None:
 
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_label("API key")).to_be_focused()
+    expect(page.get_by_label("API key")).to_have_css("outline-style", "solid")  # the focus is visible
     assert page.evaluate("sessionStorage.length") == 0
     page.reload()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
