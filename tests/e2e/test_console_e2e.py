@@ -15,10 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, expect, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Request, expect, sync_playwright
 
 from jobgate_cli.local.stack import LocalStack
 from tests.e2e.conftest import API_KEY, Client, eventually
@@ -105,7 +104,7 @@ def signed_in(page: Page) -> None:
     expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
 
 
-def row_of(page: Page, job_id: str) -> Any:
+def row_of(page: Page, job_id: str) -> Locator:
     return page.locator(f'tr[data-job-id="{job_id}"]')
 
 
