@@ -61,6 +61,14 @@ class _PageParts(HTMLParser):
         self._in_script_or_style = False
 
 
+@pytest.mark.parametrize("path", ["/console", "/console/console.js", "/docs"])
+def test_head_of_a_public_page_is_its_get_without_a_body(path: str) -> None:
+    got, head = ApiClient(None).get(path), ApiClient(None).request("HEAD", path)
+
+    assert (head.status, head.text) == (200, "")
+    assert head.headers == got.headers
+
+
 def test_the_page_loads_only_its_own_files_by_relative_urls() -> None:
     """Relative URLs work under any stage path; inline code would be refused by the policy."""
     parts = _PageParts()

@@ -84,7 +84,9 @@ def admit(event: Mapping[str, Any], key_cache: KeyCache) -> Admitted | Response[
     method = event.get("requestContext", {}).get("http", {}).get("method", "GET")
     path = event.get("rawPath", "/")
     headers = event.get("headers")
-    if (method, path) in PUBLIC_ROUTES or _starts_with_any(method, path, PUBLIC_PREFIXES):
+    # HEAD is answered as GET (app.handler), so what is public to GET is public to HEAD.
+    read = "GET" if method == "HEAD" else method
+    if (read, path) in PUBLIC_ROUTES or _starts_with_any(read, path, PUBLIC_PREFIXES):
         return Admitted(tenant_id=None, event=event)
     if _starts_with_any(method, path, SIGNED_CALLBACK_ROUTES):
         return _check_body(event, headers) or Admitted(tenant_id=None, event=_canonical_media_type(event))
