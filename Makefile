@@ -12,6 +12,8 @@ BOOTSTRAP_PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 JAVA_STAMP := $(VENV)/.java-ready
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium-ready
 export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI must not phone home from CI or developer machines.
 export SAM_CLI_TELEMETRY := 0
@@ -42,7 +44,21 @@ $(JAVA_STAMP): $(PY_STAMP) constraints.txt
 	@$(PY) -m jobgate_cli.local.dynamodb_local --check-java >/dev/null
 	@touch $@
 
-deps: $(PY_STAMP) $(NODE_STAMP) $(JAVA_STAMP) ## Install the pinned Python and npm dependencies (and Java if missing)
+# The web console's browser tests drive Debian's Chromium (Playwright downloads no browser):
+# installed with apt-get where it is missing and apt-get can be used (root), else a clear stop.
+$(CHROMIUM_STAMP): $(PY_STAMP)
+	@test -x $(CHROMIUM) || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "==> no $(CHROMIUM): installing Debian's chromium for the console's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The web console's browser tests need Chromium at $(CHROMIUM): install your distribution's"; \
+	    echo "chromium package (Debian: sudo apt-get install chromium), then run make again."; exit 1; \
+	  fi; }
+	@test -x $(CHROMIUM) || { echo "apt-get did not install $(CHROMIUM)"; exit 1; }
+	@touch $@
+
+deps: $(PY_STAMP) $(NODE_STAMP) $(JAVA_STAMP) $(CHROMIUM_STAMP) ## Install the pinned Python and npm dependencies (and Java and Chromium if missing)
 
 lint: $(PY_STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff check .

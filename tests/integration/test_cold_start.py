@@ -17,9 +17,9 @@ from tests.api import ApiClient
 from tests.conftest import FUNCTION_ENVIRONMENT, REPO, TEMPLATE
 
 # Modules no handler needs to import before its first request: Powertools' OpenAPI models
-# (only /openapi.json and /docs use them) and requests (only calls to receivers, vendors
-# and providers do).
-NOT_AT_IMPORT = ("aws_lambda_powertools.event_handler.openapi.models", "requests")
+# (only /openapi.json and /docs use them), requests (only calls to receivers, vendors
+# and providers do) and the web console (only its own routes).
+NOT_AT_IMPORT = ("aws_lambda_powertools.event_handler.openapi.models", "requests", "jobgate_api.console")
 
 
 def test_no_handler_imports_the_openapi_models_or_requests() -> None:

@@ -22,7 +22,11 @@ API_MD_ROUTES = {
     ("POST", "/uploads"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/console"),
+    ("GET", "/console/{asset+}"),
 }
+# Pages for people, not operations: the OpenAPI document does not describe them.
+PAGES = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/console"), ("GET", "/console/{asset+}")}
 # Routes a job type adds for third parties (not tenants): background-check vendors' signed callbacks.
 JOB_TYPE_ROUTES = {("POST", "/vendor-callbacks/{callbackId}")}
 # Statements that AWS allows only on "*" (the action has no resource type), each named on purpose.
@@ -53,7 +57,8 @@ def test_the_template_routes_every_api_md_route_to_the_api_function() -> None:
 def test_the_openapi_document_describes_the_same_routes(aws_backend: None) -> None:
     spec = ApiClient(None).get("/openapi.json").json
     described = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
-    described |= {("GET", "/openapi.json"), ("GET", "/docs")}  # the documents do not describe themselves
+    assert not described & PAGES
+    described |= PAGES
     assert described == API_MD_ROUTES | JOB_TYPE_ROUTES
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 

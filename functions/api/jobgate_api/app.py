@@ -69,6 +69,26 @@ def docs() -> Response[str]:
     return swagger_page(app, app.current_event.query_string_parameters or {}, openapi_schema_arguments())
 
 
+@app.get("/console", include_in_schema=False)
+def console_page() -> Response[str]:
+    from jobgate_api import console  # its files are read on first request, not at import: see there
+
+    return console.page()
+
+
+@app.get("/console/", include_in_schema=False)
+def console_with_a_slash() -> Response[str]:
+    # The page's relative URLs resolve against /console; relative, so under any stage path.
+    return Response(308, None, "", {"Location": "../console"})
+
+
+@app.get("/console/<asset>", include_in_schema=False)
+def console_asset(asset: str) -> Response[str]:
+    from jobgate_api import console
+
+    return console.asset(asset)
+
+
 def _with_request_headers(document: dict[str, Any]) -> dict[str, Any]:
     for (method, path), parameters in {**jobs.REQUEST_HEADERS, **vendor_callbacks.REQUEST_HEADERS}.items():
         operation = document["paths"][path][method]

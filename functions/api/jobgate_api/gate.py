@@ -31,7 +31,9 @@ _CHARSET_PATTERN = re.compile(r"""^charset\s*=\s*"?utf-8"?$""")
 # A string, or an unterminated one up to the end: possessive, so the scan stays linear.
 _JSON_STRING_PATTERN = re.compile(rb'"(?:[^"\\]++|\\.?)*+(?:"|\Z)', re.DOTALL)
 _JSON_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
-PUBLIC_ROUTES = frozenset({("GET", "/openapi.json"), ("GET", "/docs")})
+PUBLIC_ROUTES = frozenset({("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/console")})
+# The web console's assets: the console signs in with a key its user types (console/__init__.py).
+PUBLIC_PREFIXES = (("GET", "/console/"),)
 # Background-check vendors have no tenant key: each request is authenticated by its
 # X-Vendor-Signature in the route itself (routes/vendor_callbacks.py).
 SIGNED_CALLBACK_ROUTES = (("POST", "/vendor-callbacks/"),)
@@ -82,15 +84,21 @@ def admit(event: Mapping[str, Any], key_cache: KeyCache) -> Admitted | Response[
     method = event.get("requestContext", {}).get("http", {}).get("method", "GET")
     path = event.get("rawPath", "/")
     headers = event.get("headers")
-    if (method, path) in PUBLIC_ROUTES:
+    # HEAD is answered as GET (app.handler), so what is public to GET is public to HEAD.
+    read = "GET" if method == "HEAD" else method
+    if (read, path) in PUBLIC_ROUTES or _starts_with_any(read, path, PUBLIC_PREFIXES):
         return Admitted(tenant_id=None, event=event)
-    if any(method == m and path.startswith(prefix) for m, prefix in SIGNED_CALLBACK_ROUTES):
+    if _starts_with_any(method, path, SIGNED_CALLBACK_ROUTES):
         return _check_body(event, headers) or Admitted(tenant_id=None, event=_canonical_media_type(event))
     tenant_or_refusal = _authenticate(header(headers, "authorization"), key_cache)
     if isinstance(tenant_or_refusal, Response):
         return tenant_or_refusal
     body_refusal = _check_body(event, headers)
     return body_refusal or Admitted(tenant_id=tenant_or_refusal, event=_canonical_media_type(event))
+
+
+def _starts_with_any(method: str, path: str, prefixes: tuple[tuple[str, str], ...]) -> bool:
+    return any(method == m and path.startswith(prefix) for m, prefix in prefixes)
 
 
 def _authenticate(authorization: str | None, key_cache: KeyCache) -> str | Response[str]:
