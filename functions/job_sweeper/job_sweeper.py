@@ -24,6 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "started": len(report.started),
             "failed": len(report.failed),
             "reconciled": len(report.reconciled),
+            "recovered": len(report.recovered),
             "errors": len(report.errors),
             "unfinished": report.unfinished,
         },

@@ -17,6 +17,9 @@ from tests.faults import time_out
 from tests.integration.test_submit import executions_of
 from tests.workflow import lifecycle, run_demo_step
 
+# What a sweep that found nothing to do reports.
+NOTHING_DONE = {"started": [], "failed": [], "reconciled": [], "recovered": [], "errors": [], "unfinished": False}
+
 
 class ShortOfTime(LambdaContext):
     def get_remaining_time_in_millis(self) -> int:
@@ -62,7 +65,7 @@ def test_a_queued_job_without_an_execution_is_started(client: ApiClient) -> None
     assert sweep()["started"] == [job_id]
     assert executions_of("demo") == [job_id]
     # A second sweep finds the execution and leaves the job to it.
-    assert sweep() == {"started": [], "failed": [], "reconciled": [], "errors": [], "unfinished": False}
+    assert sweep() == NOTHING_DONE
     assert executions_of("demo") == [job_id]
 
 
@@ -110,7 +113,7 @@ def test_jobs_whose_executions_run_or_that_just_changed_are_left_alone(
 ) -> None:
     running = client.submit().json["id"]
     lifecycle("start", running)
-    assert sweep() == {"started": [], "failed": [], "reconciled": [], "errors": [], "unfinished": False}
+    assert sweep() == NOTHING_DONE
     monkeypatch.setenv("SWEEP_IDLE_SECONDS", "3600")
     submit_with_lost_start(client)
     assert sweep()["started"] == []
@@ -150,7 +153,7 @@ def test_an_express_job_whose_start_was_lost_is_started_again(client: ApiClient)
 def test_an_express_job_still_running_within_its_bound_is_left_alone(client: ApiClient) -> None:
     job_id = client.submit().json["id"]
     run_demo_step(job_id, {}, index=0)
-    assert sweep() == {"started": [], "failed": [], "reconciled": [], "errors": [], "unfinished": False}
+    assert sweep() == NOTHING_DONE
     assert client.get(f"/jobs/{job_id}").json["status"] == "running"
 
 

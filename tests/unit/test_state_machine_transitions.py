@@ -25,6 +25,17 @@ def read(state: dict[str, Any], path: str) -> Any:
     return value
 
 
+def matches(rule: dict[str, Any], state: dict[str, Any]) -> bool:
+    """One Choice rule, of the comparisons the definitions use."""
+    if "IsPresent" in rule:
+        try:
+            read(state, rule["Variable"])
+        except KeyError:
+            return rule["IsPresent"] is False
+        return rule["IsPresent"] is True
+    return bool(read(state, rule["Variable"]) == rule.get("BooleanEquals", rule.get("StringEquals")))
+
+
 def walk(states: dict[str, Any], start: str, state: dict[str, Any], answer: Answer) -> list[str]:
     """The names of the states entered, in order, from `start` to the end."""
     entered: list[str] = []
@@ -47,14 +58,7 @@ def walk(states: dict[str, Any], start: str, state: dict[str, Any], answer: Answ
             for _item in read(state, spec["ItemsPath"]):
                 entered += walk(inner["States"], inner["StartAt"], state, answer)
         if kind == "Choice":
-            name = next(
-                (
-                    rule["Next"]
-                    for rule in spec["Choices"]
-                    if read(state, rule["Variable"]) == rule.get("BooleanEquals", rule.get("StringEquals"))
-                ),
-                spec["Default"],
-            )
+            name = next((rule["Next"] for rule in spec["Choices"] if matches(rule, state)), spec["Default"])
         else:
             name = None if spec.get("End") else spec["Next"]
     return entered
@@ -91,9 +95,25 @@ def test_a_demo_job_enters_three_states_a_step_and_invokes_one_task_a_step(steps
     assert lambda_tasks(demo["States"], entered) == steps  # 5 before the cuts
 
 
-def test_an_order_enters_only_its_four_work_states() -> None:
+def test_an_order_enters_its_four_work_states_after_the_recovery_choice() -> None:
+    # Orders run on Express, which bills the run, not its states (8 Standard transitions before the cuts).
     entered = happy_path("order-fulfillment", {"jobId": "job_1", "input": {}}, lambda _name, _state: {})
-    assert entered == ["ReserveInventory", "ChargePayment", "CreateShipment", "ConfirmOrder"]  # 8 before
+    assert entered == ["OrderOrRecovery", "ReserveInventory", "ChargePayment", "CreateShipment", "ConfirmOrder"]
+
+
+def test_a_recovery_run_enters_straight_at_the_compensations() -> None:
+    recovery = {"jobId": "job_1", "input": {}, "recovery": {"Error": "execution-timed-out", "Cause": "cut off"}}
+    entered = happy_path("order-fulfillment", recovery, lambda name, _state: {"outcome": "failed"})
+    assert entered == [
+        "OrderOrRecovery",
+        "CancelShipment",
+        "RefundPayment",
+        "ReleaseStock",
+        "Conclude",
+        "CancelledOrFailed",
+        "MarkRolledBackFailed",
+        "Failed",
+    ]
 
 
 def bulk_import_answer(chunks: int) -> Answer:

@@ -11,6 +11,8 @@ remembered, so a retry after it is a new attempt. Magic card tokens, like test c
 - `tok_flaky`: 503 for the first 2 attempts of an idempotency key, then the charge works.
 - `tok_down`: 503, always.
 - `tok_slow`: the charge takes SLOW_SECONDS, then works.
+- `tok_stuck`: the charge takes STUCK_SECONDS (past a short Express TimeoutSeconds, within the
+  order functions' provider timeout), then works: an Express run is cut off mid-charge.
 - `tok_refund_fails`: the charge works; refunding it answers 500, always.
 Any other token is charged.
 """
@@ -25,7 +27,9 @@ from flask import Flask, Response, request
 from jobgate_cli.simulators.sandbox import IDEMPOTENCY_HEADER, Sandbox, add_call_log, problem
 
 SLOW_SECONDS = 2.0
+STUCK_SECONDS = 8.0
 FLAKY_FAILURES = 2
+DELAYS = {"tok_slow": SLOW_SECONDS, "tok_stuck": STUCK_SECONDS}
 
 
 def create_app() -> Flask:
@@ -48,8 +52,8 @@ def create_app() -> Flask:
             return replayed
         if token == "tok_down" or (token == "tok_flaky" and attempt <= FLAKY_FAILURES):
             return sandbox.reply(*problem(503, "unavailable", "The payment service is unavailable."))
-        if token == "tok_slow":
-            time.sleep(SLOW_SECONDS)
+        if token in DELAYS:
+            time.sleep(DELAYS[token])
         if token == "tok_declined":
             status, answer = problem(402, "card_declined", "Your card was declined.")
         else:

@@ -56,6 +56,11 @@ class JobType:
     # and its next task sees that (JobCancelled), so the workflow can still undo its work
     # (a saga's compensations) before it ends `cancelled`. Express workflows always do this.
     stop_on_cancel: bool = True
+    # True: an Express run that ends without ending its job (cut off by TimeoutSeconds, or
+    # lost) is not simply failed by the sweeper: it starts the type's Standard machine on the
+    # job with `recovery` ({"Error", "Cause"}) in its input, which undoes what the run did
+    # (a saga's compensations) and then ends the job. The definition routes on `$.recovery`.
+    recovers_cut_off_runs: bool = False
 
     def step_names(self, validated_input: BaseModel) -> list[str]:
         return self.steps(validated_input)

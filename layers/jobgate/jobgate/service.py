@@ -200,6 +200,23 @@ class JobService:
         """The state machine the job runs on: its type's Standard or Express one, by its input."""
         return self._settings.state_machine_arn(job.type, express=self.workflow_of(job) is Workflow.EXPRESS)
 
+    def recovery_machine_of(self, job: Job) -> str | None:
+        """The Standard machine that undoes a cut-off Express run of this job's type, if it has one."""
+        if self._registry.get(job.type).recovers_cut_off_runs:
+            return self._settings.state_machine_arn(job.type)
+        return None
+
+    def start_recovery(self, job: Job, error: str, cause: str) -> None:
+        """Start the Standard run that undoes what the job's Express run did and then ends the job
+        (JobType.recovers_cut_off_runs); `error` and `cause` are what the job fails with. A
+        repeat finds it started (the execution is named after the job)."""
+        recovery_machine = self.recovery_machine_of(job)
+        assert recovery_machine is not None
+        recovery = {"Error": error, "Cause": cause}
+        self._executions.start(
+            recovery_machine, job.id, {"jobId": job.id, "type": job.type, "input": job.input, "recovery": recovery}
+        )
+
     # --- reading ------------------------------------------------------------------------
 
     def get_for_tenant(self, tenant_id: str, job_id: str, *, consistent: bool = True) -> Job:
@@ -423,12 +440,17 @@ class JobService:
             "SUCCEEDED": "The workflow ended without reporting a result.",
         }.get(execution_status, f"The workflow ended with status {execution_status}.")
         error = JobError(
-            type=f"execution-{execution_status.lower().replace('_', '-')}",
+            type=execution_error_type(execution_status),
             title="The job's workflow ended unexpectedly.",
             detail=detail if not cause else f"{detail} {cause[:500]}",
             step=job.running_step(),
         )
         return self.fail(job_id, error)
+
+
+def execution_error_type(execution_status: str) -> str:
+    """The error type of a job whose execution ended on its own (TIMED_OUT: execution-timed-out)."""
+    return f"execution-{execution_status.lower().replace('_', '-')}"
 
 
 def _idempotency_claim(key: str, request: SubmitRequest) -> IdempotencyClaim:

@@ -8,7 +8,9 @@ for a while, and does what the lost call or event would have done.
 
 An Express execution can be neither described nor heard of when it ends (no events), so a
 job on Express is bounded by time instead: unfinished once its run may no longer be going
-(the machine's TimeoutSeconds, and the idle wait, after it started), it is failed.
+(the machine's TimeoutSeconds, and the idle wait, after it started), it is failed; or, for a
+type that undoes a cut-off run (JobType.recovers_cut_off_runs: a saga), handed to its
+Standard machine, which runs the compensations and then ends the job.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from jobgate.domain.models import Job, JobError
 from jobgate.domain.status import JobStatus
 from jobgate.observability import logger
 from jobgate.registry import Workflow
-from jobgate.service import JobService
+from jobgate.service import JobService, execution_error_type
 from jobgate.store.executions import Executions, execution_arn
 from jobgate.store.jobs import JobStore
 from jobgate.timeutil import utc_now
@@ -32,6 +34,8 @@ from jobgate.timeutil import utc_now
 # A job's sweep is at most three AWS calls (describe, read, write) of at most 12 s each when
 # AWS is failing (jobgate/aws.py); more than one is rare, so keep room for two.
 SECONDS_PER_JOB = 25.0
+# A cut-off Express run is reported as a Standard execution's timeout would be.
+EXPRESS_CUT_OFF = "TIMED_OUT"
 
 
 class SweeperSettings(EnvironmentSettings):
@@ -50,6 +54,8 @@ class SweepReport:
     started: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     reconciled: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    """Express jobs whose cut-off run is being undone on their type's Standard machine."""
     errors: list[str] = field(default_factory=list)
     unfinished: bool = False
     """True when time ran out before every unfinished job was looked at."""
@@ -113,7 +119,23 @@ class JobSweeper:
         elif now - (job.started_at or job.created_at) > self._express_timeout + self._idle:
             timeout = int(self._express_timeout.total_seconds())
             cause = f"Its Express execution started more than {timeout} s ago (its TimeoutSeconds) and did not end it."
-            self._reconcile(job, "TIMED_OUT", cause, report)
+            recovery_machine = self._service.recovery_machine_of(job)
+            if recovery_machine is None:
+                self._reconcile(job, EXPRESS_CUT_OFF, cause, report)
+            else:
+                self._recover(job, recovery_machine, cause, report)
+
+    def _recover(self, job: Job, recovery_machine: str, cause: str, report: SweepReport) -> None:
+        """Undo what a cut-off Express run did, on the type's Standard machine; once that run has
+        ended, a job it left unfinished is reconciled as any Standard one. The idle wait before
+        this (SweepIdleSeconds, longer than any task function's Timeout) lets a task the cut-off
+        run left behind finish first, so its effect is found and undone, not missed."""
+        state = self._executions.describe(execution_arn(recovery_machine, job.id))
+        if state is None:
+            self._service.start_recovery(job, execution_error_type(EXPRESS_CUT_OFF), cause)
+            report.recovered.append(job.id)
+        elif state.status != "RUNNING":
+            self._reconcile(job, state.status, state.cause, report)
 
     def _reconcile(self, job: Job, execution_status: str, cause: str | None, report: SweepReport) -> None:
         """What the reconciler does on the execution's EventBridge event (which never came)."""

@@ -7,6 +7,12 @@ its step if the step had started (found through the provider's idempotency key o
 reservation record, so an effect whose answer was lost is undone too) and marks it
 `compensated`; a compensation that still fails after its Retry is caught, and `conclude`
 turns what happened into the job's outcome, never claiming a rollback that did not happen.
+
+Orders run on Express, which may run an execution (or a task) twice: every forward step is
+idempotent (the reservation record, the providers' idempotency keys), and nothing is undone
+once the job succeeded. An Express run cut off before it ended the job is undone on the
+Standard machine, which the job sweeper starts with `recovery` (the error the job ends with)
+and which enters straight at the compensations.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ class SagaState(BaseModel):
     cancel_shipment_error: WorkflowError | None = Field(default=None, alias="cancelShipmentError")
     refund_payment_error: WorkflowError | None = Field(default=None, alias="refundPaymentError")
     release_stock_error: WorkflowError | None = Field(default=None, alias="releaseStockError")
+    recovery: WorkflowError | None = None
+    """Set by the job sweeper on a run that undoes a cut-off Express run: what the job fails with."""
 
     def compensation_error(self, compensation: str) -> WorkflowError | None:
         return {
@@ -209,21 +217,32 @@ def _step(job: Job | None, name: str) -> Step | None:
     return next((s for s in job.progress.steps if s.name == name), None) if job else None
 
 
+def _is_cancel(job: Job | None, state: SagaState) -> bool:
+    """Whether this rollback ends the job `cancelled`: a step saw the cancel, or the run it
+    recovers was cut off while the job was being cancelled."""
+    cancelling = job is not None and job.status is JobStatus.CANCELLING
+    return state.cancel is not None or (state.recovery is not None and cancelling)
+
+
 def compensate(
     jobs: JobControl, state: SagaState, step_name: str, undo: Callable[[], dict[str, Any] | None]
 ) -> dict[str, Any]:
     """Undo `step_name` if it started; no require_active: compensations run on a cancelled job.
 
     A step that succeeded (or, on cancel, was cut short after acting) becomes `compensated`;
-    the step that failed stays as it is, and the fail action marks it `failed`.
+    the step that failed stays as it is, and the fail action marks it `failed`. Nothing is
+    undone for a job that succeeded: that is a twin run (Express runs at least once) whose
+    first task found the job ended.
     """
-    step = _step(jobs.peek(state.job_id), step_name)
-    if step is None or step.status not in {StepStatus.SUCCEEDED, StepStatus.RUNNING}:
+    job = jobs.peek(state.job_id)
+    step = _step(job, step_name)
+    succeeded = job is not None and job.status is JobStatus.SUCCEEDED
+    if succeeded or step is None or step.status not in {StepStatus.SUCCEEDED, StepStatus.RUNNING}:
         return {"step": step_name, "undone": False}
     undone = undo()
     if undone is None:
         return {"step": step_name, "undone": False}
-    if step.status is StepStatus.SUCCEEDED or state.cancel is not None:
+    if step.status is StepStatus.SUCCEEDED or _is_cancel(job, state):
         # JobCancelled here means the job already ended (reconciled); the undo itself happened.
         with contextlib.suppress(JobCancelled):
             jobs.record_step(
@@ -259,11 +278,12 @@ def conclude(jobs: JobControl, state: SagaState) -> dict[str, Any]:
         for compensation, step, _key in COMPENSATIONS
         if (error := state.compensation_error(compensation)) is not None
     ]
-    if not failures:
-        if state.error is not None:
-            return {"outcome": "failed", "error": state.error.model_dump(by_alias=True)}
-        return {"outcome": "cancelled"}
     job = jobs.peek(state.job_id)
+    trigger_error = None if _is_cancel(job, state) else state.error or state.recovery
+    if not failures:
+        if trigger_error is not None:
+            return {"outcome": "failed", "error": trigger_error.model_dump(by_alias=True)}
+        return {"outcome": "cancelled"}
     for failure in failures:
         step = _step(job, failure.step)
         if step is not None and step.status is StepStatus.SUCCEEDED:
@@ -271,9 +291,9 @@ def conclude(jobs: JobControl, state: SagaState) -> dict[str, Any]:
             with contextlib.suppress(JobCancelled):
                 jobs.record_step(state.job_id, failure.step, StepStatus.SUCCEEDED, detail)
     compensated = [s.name for s in (job.progress.steps if job else []) if s.status is StepStatus.COMPENSATED]
-    if state.error is not None:
-        reason = readable_cause(state.error.cause).rstrip(".")
-        trigger = f"{_failing_step(job) or 'A step'} failed ({state.error.error}: {reason})"
+    if trigger_error is not None:
+        reason = readable_cause(trigger_error.cause).rstrip(".")
+        trigger = f"{_failing_step(job) or 'A step'} failed ({trigger_error.error}: {reason})"
     else:
         trigger = "The order was cancelled by its owner"
     cause = describe_rollback(trigger, failures, compensated)
