@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jobgate.jobtypes.order_fulfillment.store import StockStore
 from jobgate_cli.billing.observed import state_transitions
 from jobgate_cli.billing.prices import Unit
 from jobgate_cli.billing.stack_meter import HTTP_API
@@ -19,10 +17,12 @@ from jobgate_cli.local.runtime import InvocationRecord, TooManyRequests
 from jobgate_cli.local.stack import LocalStack
 from tests.e2e.conftest import API_KEY, Client, eventually, start_local_stack
 from tests.e2e.receivers import Receiver, running
-from tests.e2e.test_order_fulfillment_e2e import order
+from tests.e2e.test_background_check_e2e import candidate
 
 # The sweeper's rate(1 minute), at this scale: a run every 3 s.
 TIME_SCALE = 0.05
+# Vendors that clear Ada Lovelace, each with one callback.
+CHECKS = ["identity", "criminal"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ class CountingClient(Client):
         return super().request(method, path, **kwargs)
 
 
-def test_one_order_is_billed_its_api_requests_invocations_transitions_and_writes(
+def test_one_background_check_is_billed_its_api_requests_invocations_transitions_and_writes(
     metered: tuple[LocalStack, Path],
 ) -> None:
     stack, meter_file = metered
@@ -56,10 +56,9 @@ def test_one_order_is_billed_its_api_requests_invocations_transitions_and_writes
     stack.runtime.add_listener(invocations.append)
     stack.meter.reset_work()
     client = CountingClient(stack.api_url, API_KEY)
-    # An order runs as a Standard execution, whose history lists its transitions.
-    sku = f"sku-{uuid.uuid4().hex[:8]}"
-    StockStore(stack.endpoints.client("dynamodb"), "StockTable").set_available(sku, 1)
-    job = client.submit(order({sku: 1}), type="order-fulfillment")
+    # A background check runs as a Standard execution (it waits for vendors' callbacks), whose
+    # history lists its transitions.
+    job = client.submit({"candidate": candidate("Ada Lovelace"), "checks": CHECKS}, type="background-check")
     client.wait_for(job["id"], lambda j: j["status"] == "succeeded")
 
     def job_invocations() -> list[InvocationRecord]:
@@ -75,14 +74,15 @@ def test_one_order_is_billed_its_api_requests_invocations_transitions_and_writes
     work = stack.meter.work
     stack.meter.collect()
 
-    # every request the client sent is one HTTP API request (all under 512 KB), and one API invocation
-    assert work.quantity(Unit.API_REQUEST, HTTP_API) == client.requests
-    assert work.quantity(Unit.LAMBDA_REQUEST, api_function) == client.requests
+    # every request the client sent is one HTTP API request (all under 512 KB), and one API invocation;
+    # so is each vendor's one callback (POST /vendor-callbacks/{id})
+    assert work.quantity(Unit.API_REQUEST, HTTP_API) == client.requests + len(CHECKS)
+    assert work.quantity(Unit.LAMBDA_REQUEST, api_function) == client.requests + len(CHECKS)
     assert work.quantity(Unit.LAMBDA_REQUEST) == len(job_invocations())
 
     # the execution's transitions, as its history lists them through the Step Functions API
     sfn = stack.endpoints.client("stepfunctions")
-    (machine,) = [m for m in stack.template.state_machines if m.logical_id == "OrderFulfillmentJobStateMachine"]
+    (machine,) = [m for m in stack.template.state_machines if m.logical_id == "BackgroundCheckJobStateMachine"]
     (execution,) = sfn.list_executions(stateMachineArn=machine.arn)["executions"]
     history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
     assert work.quantity(Unit.SFN_STANDARD_TRANSITION, machine.name) == state_transitions(history) > 0
