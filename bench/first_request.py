@@ -5,10 +5,12 @@ queued job, with a tenant's API key) and for the bare handler (`GET /items/{id}`
 its figure to the import's: the bare handler builds its DynamoDB client at import, the API
 on its first request, so only the sum compares like with like.
 
-moto answers AWS in this process (`mock_aws`, started before anything is timed). The tables,
-the tenant and the job are made through a boto3 session of this script's own, so the clients,
-caches and job types the handler builds when it is first used are still unbuilt when the
-request starts. Prints the request's seconds, then the modules it imported.
+moto answers AWS in this process (`mock_aws`, started before anything is timed). The API's
+tenant and job are made by jobgate's own code in a child interpreter (`--seed`), which hands
+back the tables' items; this process writes them as they are through a boto3 session of its
+own. So the clients, caches, job types and pydantic validators (built on first use:
+jobgate.lazy.LazyModel) that the handler builds on its first request are still unbuilt when
+the request starts. Prints the request's seconds, then the modules it imported.
 
     python bench/first_request.py api|bare   # PYTHONPATH: the handler's CodeUri, the layer, cli/
 """
@@ -18,7 +20,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,27 +62,62 @@ def get_event(path: str, api_key: str | None) -> dict[str, Any]:
     return event
 
 
-def seed_api(session: boto3.session.Session) -> dict[str, Any]:
-    """The template's tables with one tenant and one queued job: the GET of that job."""
+# The API's tables: template logical id -> the variable naming the table.
+API_TABLES = {"JobsTable": "JOBS_TABLE_NAME", "TenantsTable": "TENANTS_TABLE_NAME"}
+Seed = tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]  # the GET's event, each table's items
+
+
+def create_api_tables(session: boto3.session.Session) -> None:
+    from jobgate_cli.provision import create_table_from_template
+    from jobgate_cli.sam_template import load_template
+
+    template = load_template(TEMPLATE)
+    for logical_id, variable in API_TABLES.items():
+        create_table_from_template(session.client("dynamodb"), template, logical_id, RESOURCES[variable])
+
+
+def make_api_seed() -> Seed:
+    """In the `--seed` child: one tenant and one queued job, written by jobgate's stores."""
     from jobgate.domain.models import Job
     from jobgate.ids import new_job_id
     from jobgate.store.jobs import JobStore
     from jobgate.store.tenants import TenantStore
     from jobgate.tenants import register_tenant
-    from jobgate_cli.provision import create_table_from_template
-    from jobgate_cli.sam_template import load_template
 
-    template = load_template(TEMPLATE)
+    session = boto3.session.Session()
+    create_api_tables(session)
     dynamodb = session.client("dynamodb")
-    for logical_id, variable in (("JobsTable", "JOBS_TABLE_NAME"), ("TenantsTable", "TENANTS_TABLE_NAME")):
-        create_table_from_template(dynamodb, template, logical_id, RESOURCES[variable])
     tenant = register_tenant(TenantStore(dynamodb, RESOURCES["TENANTS_TABLE_NAME"]), "bench")
     now = datetime.now(UTC)
     job = Job(
         id=new_job_id(), tenant_id=tenant.tenant_id, type="demo", created_at=now, updated_at=now, retention_seconds=3600
     )
     JobStore(dynamodb, RESOURCES["JOBS_TABLE_NAME"]).create(job, None, now)
-    return get_event(f"/jobs/{job.id}", tenant.api_key)
+    items = {
+        RESOURCES[variable]: dynamodb.scan(TableName=RESOURCES[variable], ConsistentRead=True)["Items"]
+        for variable in API_TABLES.values()
+    }
+    return get_event(f"/jobs/{job.id}", tenant.api_key), items
+
+
+def seed_api(session: boto3.session.Session) -> dict[str, Any]:
+    """The template's tables with one tenant and one queued job: the GET of that job.
+
+    jobgate's code makes them in a child interpreter, so that nothing it builds is built here.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        seed_file = Path(scratch) / "seed.pickle"  # not stdout, where the stores log
+        command = [sys.executable, __file__, "--seed", str(seed_file)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"seeding failed:\n{done.stderr[-2000:]}")
+        event, items = pickle.loads(seed_file.read_bytes())
+    create_api_tables(session)
+    dynamodb = session.client("dynamodb")
+    for table, table_items in items.items():
+        for item in table_items:
+            dynamodb.put_item(TableName=table, Item=item)
+    return dict(event)
 
 
 def seed_bare(session: boto3.session.Session) -> dict[str, Any]:
@@ -116,5 +156,13 @@ def main(target: str) -> int:
     return 0
 
 
+def seed_main(seed_file: Path) -> int:
+    os.environ.update(RESOURCES)
+    with mock_aws():
+        seed = make_api_seed()
+    seed_file.write_bytes(pickle.dumps(seed))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(seed_main(Path(sys.argv[2])) if sys.argv[1] == "--seed" else main(sys.argv[1]))

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from jobgate import aws
 from jobgate.registry import load_registry
@@ -22,7 +23,8 @@ from tests.conftest import FUNCTION_ENVIRONMENT, REPO, TEMPLATE
 NOT_AT_IMPORT = ("aws_lambda_powertools.event_handler.openapi.models", "requests", "jobgate_api.console")
 
 
-def test_no_handler_imports_the_openapi_models_or_requests() -> None:
+def _after_importing_every_handler(report: str) -> Any:
+    """What the code `report` prints (JSON) in a fresh interpreter that imported every handler's module."""
     handlers = {
         name: resource["Properties"]
         for name, resource in TEMPLATE["Resources"].items()
@@ -30,11 +32,7 @@ def test_no_handler_imports_the_openapi_models_or_requests() -> None:
     }
     code_dirs = sorted({str(REPO / properties["CodeUri"]) for properties in handlers.values()})
     modules = sorted({properties["Handler"].rsplit(".", 1)[0] for properties in handlers.values()})
-    script = (
-        "import importlib, json, sys\n"
-        f"for name in {modules!r}: importlib.import_module(name)\n"
-        f"print(json.dumps([m for m in {NOT_AT_IMPORT!r} if m in sys.modules]))"
-    )
+    script = f"import importlib, json, sys\nfor name in {modules!r}: importlib.import_module(name)\n{report}"
     path = os.pathsep.join([*code_dirs, str(REPO / "layers" / "jobgate")])
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -44,7 +42,26 @@ def test_no_handler_imports_the_openapi_models_or_requests() -> None:
         timeout=120,
         check=True,
     )
-    assert json.loads(done.stdout) == []
+    return json.loads(done.stdout)
+
+
+def test_no_handler_imports_the_openapi_models_or_requests() -> None:
+    imported = _after_importing_every_handler(f"print(json.dumps([m for m in {NOT_AT_IMPORT!r} if m in sys.modules]))")
+    assert imported == []
+
+
+def test_no_handler_builds_a_model_of_jobgate_at_import() -> None:
+    # jobgate.lazy.LazyModel: a model's validator is built when the model is first used.
+    built = _after_importing_every_handler(
+        "from jobgate.lazy import LazyModel\n"
+        "models, todo = [], [LazyModel]\n"
+        "while todo:\n"
+        "    found = todo.pop().__subclasses__()\n"
+        "    models += found\n"
+        "    todo += found\n"
+        "print(json.dumps(sorted({f'{m.__module__}.{m.__qualname__}' for m in models if m.__pydantic_complete__})))"
+    )
+    assert built == []
 
 
 def test_reading_a_job_builds_only_the_dynamodb_client(tenant: TenantCredentials) -> None:

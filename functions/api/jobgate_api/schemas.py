@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobgate.domain.models import CamelModel, EventType, JobEvent, JobResource, Timestamp
 from jobgate.domain.problems import PROBLEM_CONTENT_TYPE
+from jobgate.lazy import LazyModel
 
 
-class CallbackRequest(BaseModel):
+class CallbackRequest(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(
@@ -22,7 +23,7 @@ class CallbackRequest(BaseModel):
     )
 
 
-class SubmitJobRequest(BaseModel):
+class SubmitJobRequest(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(description="The job type, e.g. `demo`.")
@@ -37,12 +38,12 @@ class SubmitJobRequest(BaseModel):
     )
 
 
-class JobList(BaseModel):
+class JobList(LazyModel):
     items: list[JobResource]
     next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class EventList(BaseModel):
+class EventList(LazyModel):
     items: list[JobEvent]
     next: str | None = Field(description="Pass as `after` for the next page; null when there is no more.")
 
@@ -54,12 +55,12 @@ class UploadCreated(CamelModel):
     expires_at: Timestamp
 
 
-class FieldError(BaseModel):
+class FieldError(LazyModel):
     pointer: str = Field(description="`#/input/steps` in the body, `query:limit`, `header:Prefer`.")
     detail: str
 
 
-class Problem(BaseModel):
+class Problem(LazyModel):
     """RFC 9457 problem details; some types add members (`expiredAt`, `jobStatus`)."""
 
     model_config = ConfigDict(extra="allow")

@@ -18,9 +18,10 @@ from contextvars import ContextVar
 from functools import cached_property
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.domain.retention import RetentionPolicy, parse_iso_duration
+from jobgate.lazy import LazyModel
 
 # A job type's Express state machine is its Standard one's name plus this.
 EXPRESS_MACHINE_SUFFIX = "-express"
@@ -42,7 +43,7 @@ def function_environment(environment: Mapping[str, str]) -> Iterator[None]:
         _ENVIRONMENT.reset(token)
 
 
-class EnvironmentSettings(BaseModel):
+class EnvironmentSettings(LazyModel):
     """Settings read from the environment: subclasses declare fields with the variable as alias."""
 
     model_config = ConfigDict(frozen=True)

@@ -8,8 +8,11 @@ through `on_first_use`: the API's `GET /jobs/{id}` builds only the DynamoDB clie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, cast
+
+from pydantic import BaseModel, ConfigDict
 
 
 class _BuiltOnFirstUse:
@@ -28,3 +31,38 @@ def on_first_use[T](build: Callable[[], T]) -> T:
     access is forwarded (method calls, `.meta`), not operators or `isinstance`.
     """
     return cast("T", _BuiltOnFirstUse(build))
+
+
+class LazyModel(BaseModel):
+    """The base of jobgate's pydantic models: a model's validator and serializer are built when
+    it is first used, not when its class is defined (pydantic's `defer_build`).
+
+    Building them at import cost every cold start ~100 ms (the API's the most), for models
+    most requests never touch: `GET /jobs/{id}` uses the job's, not the submit's, the
+    listing's or the background check's. Subclasses' `model_config` merges with this one.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    @classmethod
+    def model_rebuild(
+        cls,
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Mapping[str, Any] | None = None,
+    ) -> bool | None:
+        """pydantic's first build, one at a time: it is not thread-safe in 2.13 (pydantic issue 13419), and
+        the webhook functions process a batch's records in threads."""
+        with _BUILDING:
+            return super().model_rebuild(
+                force=force,
+                raise_errors=raise_errors,
+                # pydantic reads the namespace this many frames up; this method is one more.
+                _parent_namespace_depth=_parent_namespace_depth + 1 if _parent_namespace_depth > 0 else 0,
+                _types_namespace=_types_namespace,
+            )
+
+
+_BUILDING = threading.RLock()

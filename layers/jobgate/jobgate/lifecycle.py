@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.domain.models import Job, JobError
 from jobgate.domain.workflow_errors import WorkflowError, readable_cause
+from jobgate.lazy import LazyModel
 from jobgate.service import JobService
 
 
-class LifecycleRequest(BaseModel):
+class LifecycleRequest(LazyModel):
     model_config = ConfigDict(populate_by_name=True)
 
     action: Literal["start", "succeed", "fail", "cancelled"]

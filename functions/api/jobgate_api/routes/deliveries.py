@@ -7,10 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel
 
 from jobgate import wiring
 from jobgate.domain.models import CamelModel
+from jobgate.lazy import LazyModel
 from jobgate.store.deliveries import DeliveryAttempt
 from jobgate.webhooks.signing import webhook_id
 from jobgate_api.context import job_service, tenant_id
@@ -21,7 +21,7 @@ router = Router()
 JSON = "application/json"
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(LazyModel):
     items: list[DeliveryAttempt]
 
 

@@ -13,17 +13,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from jobgate.jobtypes.background_check import signing, wiring
-from jobgate.jobtypes.background_check.resume import (
-    BadSignature,
-    CheckNoLongerWaiting,
-    InvalidVendorAnswer,
-    ResumeOutcome,
-    ResumeUnavailable,
-)
-from jobgate.jobtypes.background_check.store import UnknownCallback
+from jobgate.jobtypes.background_check import signing
+from jobgate.lazy import LazyModel
 from jobgate.observability import logger
 from jobgate_api.context import request_header
 from jobgate_api.problems import MalformedHeader, problem, validation_failed
@@ -40,7 +33,7 @@ router = Router()
 JSON = "application/json"
 
 
-class CallbackAnswer(BaseModel):
+class CallbackAnswer(LazyModel):
     status: str = Field(description="`accepted`, or `duplicate` with a detail.")
     detail: str | None = None
 
@@ -69,6 +62,17 @@ CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The 
     },
 )
 def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - the path names it {callbackId}
+    # The job type's code, imported by its one route: no other request of the API needs it.
+    from jobgate.jobtypes.background_check import wiring
+    from jobgate.jobtypes.background_check.resume import (
+        BadSignature,
+        CheckNoLongerWaiting,
+        InvalidVendorAnswer,
+        ResumeOutcome,
+        ResumeUnavailable,
+    )
+    from jobgate.jobtypes.background_check.store import UnknownCallback
+
     callback_id = callbackId
     event = router.current_event
     raw = event.body or ""

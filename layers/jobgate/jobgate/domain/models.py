@@ -6,17 +6,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from jobgate.domain.status import JobStatus
+from jobgate.lazy import LazyModel
 from jobgate.timeutil import to_rfc3339
 
 # Every time we emit is RFC 3339 UTC with millisecond precision and a `Z`.
 Timestamp = Annotated[datetime, PlainSerializer(to_rfc3339, return_type=str)]
 
 
-class CamelModel(BaseModel):
+class CamelModel(LazyModel):
     """Python names in code, camelCase on the wire."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-_DURATION = TypeAdapter(timedelta)
+_DURATION = TypeAdapter(timedelta, config=ConfigDict(defer_build=True))  # built when first used: jobgate.lazy.LazyModel
 # Weeks, days and clock units only: years and months have no fixed length, and
 # pydantic would quietly read P1M as 30 days.
 _FIXED_LENGTH_DURATION = re.compile(r"^P(?=\d|T\d)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")

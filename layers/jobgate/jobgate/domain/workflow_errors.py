@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from jobgate.lazy import LazyModel
 
 # A job's error.detail, and each part of a rollback report, keeps at most this much of a cause.
 CAUSE_LIMIT_CHARS = 1000
 NO_DETAIL = "no detail was reported"
 
 
-class WorkflowError(BaseModel):
+class WorkflowError(LazyModel):
     """What a Catch puts at its ResultPath."""
 
     model_config = ConfigDict(populate_by_name=True)

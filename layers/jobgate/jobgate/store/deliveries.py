@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from pydantic.alias_generators import to_camel
 
+from jobgate.lazy import LazyModel
 from jobgate.store import keys
 from jobgate.store.events import StoredEvent, event_from_item
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 
-class DeliveryAttempt(BaseModel):
+class DeliveryAttempt(LazyModel):
     """One attempt to deliver one event, as GET /jobs/{id}/deliveries shows it."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)

@@ -16,9 +16,8 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from jobgate.domain.models import EventType, Job, JobEvent, JobState
+from jobgate.lazy import LazyModel
 from jobgate.store import keys
 from jobgate.timeutil import to_epoch_seconds
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 STATE_FIELDS = frozenset(JobState.model_fields)
 
 
-class StoredEvent(BaseModel):
+class StoredEvent(LazyModel):
     job_id: str
     tenant_id: str
     sequence: int

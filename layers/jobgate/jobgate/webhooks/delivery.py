@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.config import Settings
 from jobgate.domain.tenants import Tenant
+from jobgate.lazy import LazyModel
 from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
 from jobgate.store.tenants import TenantStore
 from jobgate.timeutil import to_rfc3339
@@ -39,7 +40,7 @@ MAX_SQS_DELAY_SECONDS = 900  # SQS caps DelaySeconds at 15 minutes: longer waits
 RECORDING_SECONDS = 5.0
 
 
-class RetryMessage(BaseModel):
+class RetryMessage(LazyModel):
     """What the retry queue carries: which event, which attempt, and when it is due."""
 
     model_config = ConfigDict(populate_by_name=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from jobgate.jobtypes.background_check.settings import BackgroundCheckSettings
+from jobgate.lazy import LazyModel
 
 
 class Vendor(StrEnum):
@@ -30,7 +31,7 @@ class Finding(StrEnum):
 PENDING = "pending"
 
 
-class Candidate(BaseModel):
+class Candidate(LazyModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     full_name: str = Field(alias="fullName", min_length=1, max_length=200)
@@ -41,7 +42,7 @@ class Candidate(BaseModel):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
 
 
-class BackgroundCheckInput(BaseModel):
+class BackgroundCheckInput(LazyModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     candidate: Candidate
@@ -77,7 +78,7 @@ class BackgroundCheckInput(BaseModel):
         return timeout_seconds
 
 
-class VendorAnswer(BaseModel):
+class VendorAnswer(LazyModel):
     """The body a vendor POSTs to its callback URL (signed), and what resumes the workflow."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -87,7 +88,7 @@ class VendorAnswer(BaseModel):
     reference: str | None = Field(default=None, max_length=200, description="The vendor's own id of the check.")
 
 
-class Verdict(BaseModel):
+class Verdict(LazyModel):
     """The job's result: each vendor's finding and one overall verdict."""
 
     findings: dict[Vendor, Finding]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.domain.models import StepStatus
 from jobgate.jobtypes.background_check.models import PENDING, Candidate, Finding, Vendor, VendorAnswer, overall_verdict
 from jobgate.jobtypes.background_check.store import VendorCallbackStore
 from jobgate.jobtypes.control import JobControl
+from jobgate.lazy import LazyModel
 
 if TYPE_CHECKING:
     from jobgate.jobtypes.background_check.vendors import VendorApi
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 CALLBACK_ROUTE = "/vendor-callbacks"
 
 
-class _Request(BaseModel):
+class _Request(LazyModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     job_id: str = Field(alias="jobId")

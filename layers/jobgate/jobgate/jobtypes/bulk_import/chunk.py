@@ -13,7 +13,7 @@ import io
 import tempfile
 from typing import IO, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.jobtypes.bulk_import.deps import ImportDeps
 from jobgate.jobtypes.bulk_import.models import (
@@ -26,6 +26,7 @@ from jobgate.jobtypes.bulk_import.models import (
 )
 from jobgate.jobtypes.bulk_import.objects import UploadedFile, error_part_key
 from jobgate.jobtypes.bulk_import.schema import CustomerRecord, parse_row
+from jobgate.lazy import LazyModel
 
 SPOOL_BYTES = 1024 * 1024
 MIN_REPORT_BYTES = 64 * 1024
@@ -38,7 +39,7 @@ class ByteRanges(Protocol):
     def open_range(self, start: int, end: int, etag: str) -> Any: ...
 
 
-class ChunkRequest(BaseModel):
+class ChunkRequest(LazyModel):
     model_config = ConfigDict(populate_by_name=True)
 
     job_id: str = Field(alias="jobId")

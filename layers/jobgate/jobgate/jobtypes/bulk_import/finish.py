@@ -16,13 +16,14 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.domain.errors import JobCancelled
 from jobgate.domain.models import StepStatus
 from jobgate.jobtypes.bulk_import.deps import ImportDeps
 from jobgate.jobtypes.bulk_import.models import BulkImportInput, ChunkSummary, ImportRejected, is_all_or_nothing
 from jobgate.jobtypes.bulk_import.objects import error_part_key, error_report_key
+from jobgate.lazy import LazyModel
 
 # Errors listed in the result itself (the result is served inline up to 64 KiB, else by a
 # 303 to S3); the CSV report always has all of them.
@@ -31,7 +32,7 @@ DETAIL_ERROR_LIMIT = 5
 SPOOL_BYTES = 1024 * 1024
 
 
-class FinishRequest(BaseModel):
+class FinishRequest(LazyModel):
     model_config = ConfigDict(populate_by_name=True)
 
     action: Literal["check", "finish", "rollback"]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.ids import UPLOAD_ID_PATTERN
+from jobgate.lazy import LazyModel
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
 ALL_OR_NOTHING = "all-or-nothing"
 BEST_EFFORT = "best-effort"
 
 
-class BulkImportInput(BaseModel):
+class BulkImportInput(LazyModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     # Only the id: the object key is built from the job's own tenant, never taken from input.
@@ -62,7 +63,7 @@ class LoadFailed(Exception):
     """DynamoDB kept refusing part of a batch after retries."""
 
 
-class Wire(BaseModel):
+class Wire(LazyModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
@@ -92,7 +93,7 @@ class ChunkSummary(Wire):
     error_lines: int = Field(alias="errorLines", description="Lines of the chunk's error part.")
 
 
-class PassRef(BaseModel):
+class PassRef(LazyModel):
     """Which pass over the file, and where it sits in the job's percent (passes share 0-100)."""
 
     name: str

@@ -10,13 +10,14 @@ import itertools
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.domain.models import StepStatus
 from jobgate.jobtypes.bulk_import.deps import PlanDeps
 from jobgate.jobtypes.bulk_import.models import BulkImportInput, ChunkSpec, FileInfo, Plan, bulk_import_passes
 from jobgate.jobtypes.bulk_import.objects import UploadedFile
 from jobgate.jobtypes.bulk_import.schema import InvalidHeader, parse_header
+from jobgate.lazy import LazyModel
 
 PROBE_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 64 * 1024
@@ -25,7 +26,7 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_CHUNKS = 500
 
 
-class PlanRequest(BaseModel):
+class PlanRequest(LazyModel):
     model_config = ConfigDict(populate_by_name=True)
 
     job_id: str = Field(alias="jobId")

@@ -9,7 +9,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError
+
+from jobgate.lazy import LazyModel
 
 COLUMNS = ("email", "name", "country", "signupDate", "lifetimeValue")
 MAX_MESSAGE_CHARS = 200
@@ -58,7 +60,7 @@ def _money(value: Any) -> Any:
     return value
 
 
-class CustomerRecord(BaseModel):
+class CustomerRecord(LazyModel):
     """One row. Values arrive as CSV text; each has one accepted format, no guessing."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)

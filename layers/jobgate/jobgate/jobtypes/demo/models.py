@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from jobgate.lazy import LazyModel
 
 
-class DemoInput(BaseModel):
+class DemoInput(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     steps: int = Field(default=3, ge=1, le=20, description="How many steps to run.")
@@ -27,7 +29,7 @@ class DemoInput(BaseModel):
     )
 
 
-class DemoStepRequest(BaseModel):
+class DemoStepRequest(LazyModel):
     model_config = ConfigDict(populate_by_name=True)
 
     job_id: str = Field(alias="jobId")

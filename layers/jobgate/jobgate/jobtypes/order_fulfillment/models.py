@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from jobgate.lazy import LazyModel
 
 RESERVE_INVENTORY = "reserve-inventory"
 CHARGE_PAYMENT = "charge-payment"
@@ -13,7 +15,7 @@ CONFIRM_ORDER = "confirm-order"
 ORDER_STEPS = (RESERVE_INVENTORY, CHARGE_PAYMENT, CREATE_SHIPMENT, CONFIRM_ORDER)
 
 
-class _Strict(BaseModel):
+class _Strict(LazyModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from jobgate.domain.errors import JobCancelled
 from jobgate.domain.models import Job, Step, StepStatus
@@ -37,6 +37,7 @@ from jobgate.jobtypes.order_fulfillment.models import (
     OrderInput,
 )
 from jobgate.jobtypes.order_fulfillment.store import Line, StockStore
+from jobgate.lazy import LazyModel
 
 if TYPE_CHECKING:
     from jobgate.jobtypes.order_fulfillment.providers import PaymentClient, Shipment, ShippingClient
@@ -53,7 +54,7 @@ COMPENSATIONS: tuple[tuple[str, str, str], ...] = (
 COMPENSATION_FAILED = "CompensationFailed"
 
 
-class SagaState(BaseModel):
+class SagaState(LazyModel):
     """The state machine's state, as every task receives it."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
@@ -78,7 +79,7 @@ class SagaState(BaseModel):
         }[compensation]
 
 
-class SagaTask(BaseModel):
+class SagaTask(LazyModel):
     action: str
     saga: SagaState
 
