@@ -58,7 +58,7 @@ $(CHROMIUM_STAMP): $(PY_STAMP)
 	@test -x $(CHROMIUM) || { echo "apt-get did not install $(CHROMIUM)"; exit 1; }
 	@touch $@
 
-deps: $(PY_STAMP) $(NODE_STAMP) $(JAVA_STAMP) $(CHROMIUM_STAMP) ## Install the pinned Python and npm dependencies (and Java and Chromium if missing)
+deps: $(PY_STAMP) $(NODE_STAMP) $(JAVA_STAMP) ## Install the pinned Python and npm dependencies (and Java if missing)
 
 lint: $(PY_STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff check .
@@ -81,7 +81,7 @@ template-check: deps ## sam validate --lint, cfn-lint and asl-validator on every
 # The in-process tests are CPU-bound: they run on TEST_WORKERS processes. The end-to-end tests
 # run one at a time: each starts a local stack, and some watch how it copes with its own load.
 TEST_WORKERS ?= 2
-unit: deps ## pytest only: unit, integration and local tests side by side, then the end-to-end tests
+unit: deps $(CHROMIUM_STAMP) ## pytest only: unit, integration and local tests side by side, then the end-to-end tests (Chromium too if missing: the console's browser tests)
 	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration tests/local
 	$(BIN)/pytest tests/e2e
 
