@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from jobgate.timeutil import to_rfc3339, utc_now
 from jobgate.webhooks.signing import ID_HEADER, SECRET_PREFIX, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from jobgate_cli.errors import CliError
+from jobgate_cli.local.serving import serve_in_background
 from jobgate_client.webhooks import InvalidWebhook, MemorySeenStore, WebhookVerifier
 
 HOST = "127.0.0.1"
@@ -244,7 +245,7 @@ def run_listen(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    threading.Thread(target=listener.serve_forever, name="jobgate-listen", daemon=True).start()
+    serve_in_background(listener, "jobgate-listen")
     forwarding = f", forwarding to {args.forward_to}" if args.forward_to else ""
     print_line(f"Listening for webhooks on {listener.url}{forwarding}. Ctrl-C stops.")
     stopping.wait()

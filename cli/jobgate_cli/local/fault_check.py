@@ -42,6 +42,7 @@ from jobgate.jobtypes.order_fulfillment.store import StockStore
 from jobgate.store.artifacts import RESULTS_PREFIX
 from jobgate.webhooks.subscriptions import wants
 from jobgate_cli.listen import ReceiverServer
+from jobgate_cli.local.serving import serve_in_background
 
 JOB_TYPES = ("demo", "order-fulfillment", "bulk-import", "background-check")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -197,7 +198,7 @@ class WebhookReceiver:
                 return
 
         self._server = ReceiverServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-check-webhooks", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._server.server_port}{path}"
@@ -216,10 +217,10 @@ class WebhookReceiver:
             return set(self._delivered)
 
     def start(self) -> None:
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "fault-check-webhooks")
 
     def stop(self) -> None:
-        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never began otherwise
+        if self._thread is not None:  # shutdown() waits for a serve_forever that never began otherwise
             self._server.shutdown()
         self._server.server_close()
 
