@@ -18,7 +18,7 @@ from tests.e2e.receivers import Receiver, running
 
 VENDORS = ["identity", "criminal", "employment", "education"]
 # Vendors get this long to answer; the simulator answers in well under a second.
-VENDOR_TIMEOUT_SECONDS = 3
+VENDOR_TIMEOUT_SECONDS = 6
 
 
 @pytest.fixture(scope="module")

@@ -145,6 +145,9 @@ class DynamoDBLocal:
                     # A small heap starts fast; the tables of a local run fit in it.
                     "-Xms64m",
                     "-XX:+UseSerialGC",
+                    # C1 only: measured, it halves the JVM's CPU to start and to serve the first
+                    # thousands of requests (C2's compiles cost more than they win in a local run).
+                    "-XX:TieredStopAtLevel=1",
                     "-jar",
                     str(install.jar),
                     "-inMemory",
