@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from jobgate_cli.main import main
 from tests.e2e.conftest import OTHER_API_KEY, Client, eventually
+from tests.e2e.receivers import Receiver, running
 
 
 def test_a_job_runs_from_submit_to_succeeded_with_progress(client: Client) -> None:
@@ -194,3 +197,31 @@ def test_an_expired_jobs_result_object_goes_with_it(client: Client, aws: Callabl
     eventually(lambda: objects_of(expiring["id"]), lambda found: found == [])
     assert len(objects_of(kept["id"])) == 1
     assert client.request("GET", f"/jobs/{kept['id']}/result").status_code == 303
+
+
+def test_a_disabled_tenant_gets_403_over_http_and_its_running_job_still_finishes(
+    local_stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import requests
+
+    def tenants(*arguments: str) -> Any:
+        table = ["--table", "TenantsTable", "--endpoint-url", local_stack.dynamodb_url, "--json"]
+        assert main(["tenants", *arguments, *table]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    key = tenants("create", "e2e-disabled")["apiKey"]
+    with running(Receiver()) as receiver:
+        client = Client(local_stack.api_url, key)
+        job = client.submit({"steps": 3, "stepSeconds": 1}, callback={"url": receiver.url, "events": ["job.succeeded"]})
+        # A key the API has not seen yet: the one above is in a warm function's cache for 60 s.
+        unused_key = tenants("rotate-key", "e2e-disabled")["apiKey"]
+        tenants("disable", "e2e-disabled")
+        refused = requests.get(
+            f"{local_stack.api_url}/jobs/{job['id']}", headers={"Authorization": f"Bearer {unused_key}"}, timeout=5
+        )
+        assert refused.status_code == 403
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        assert refused.json()["type"] == "urn:jobgate:problem:tenant-disabled"
+        (succeeded,) = eventually(lambda: receiver.events_of(job["id"]), lambda found: len(found) == 1)
+    assert succeeded.event["type"] == "job.succeeded"
+    assert succeeded.event["data"]["job"]["status"] == "succeeded"

@@ -121,3 +121,12 @@ def test_the_docs_page_is_the_one_powertools_serves(
     assert served.status == expected["statusCode"] == 200
     assert served.headers == expected["headers"]
     assert served.text == expected["body"]
+
+
+def test_routes_a_tenant_key_opens_declare_the_disabled_tenants_403(spec: dict[str, Any]) -> None:
+    # Vendor callbacks carry no tenant key (a signature instead): a disabled tenant's checks still resume.
+    for method, path, operation in operations(spec):
+        keyed = path != "/vendor-callbacks/{callbackId}"
+        assert ("403" in operation["responses"]) is keyed, (method, path)
+    described = spec["paths"]["/jobs"]["get"]["responses"]["403"]["description"]
+    assert described.startswith("The key is valid but its tenant is disabled")

@@ -8,7 +8,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
+from jobgate import aws
 from jobgate.domain.status import JobStatus
 from jobgate.jobtypes.background_check import signing
 from jobgate.jobtypes.background_check.models import Vendor
@@ -21,7 +23,9 @@ from jobgate.jobtypes.background_check.resume import (
     ResumeUnavailable,
 )
 from jobgate.jobtypes.background_check.store import CallbackAlreadyAnswered, UnknownCallback, VendorCallbackStore
-from tests.conftest import JOBS_TABLE
+from jobgate_cli.local.resources import generated_secrets
+from tests.api import ApiClient, ApiResponse
+from tests.conftest import JOBS_TABLE, TEMPLATE
 
 SECRET = "vsec_" + "s" * 40
 ANSWER = {"vendor": "identity", "finding": "clear", "reference": "chk_9"}
@@ -127,3 +131,65 @@ def test_a_passing_step_functions_error_lets_the_vendor_try_again(store: VendorC
     sfn = FakeStepFunctions()
     assert resume(store, sfn, callback_id, ANSWER) is ResumeOutcome.RESUMED
     assert sfn.resumed == [("token-1", ANSWER)]
+
+
+# ---------------------------------------------------------------- the secret, from Secrets Manager
+
+
+@pytest.fixture
+def vendor_secret(aws_backend: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The template's VendorCallbackSecret made as the local stack makes it, its ARN given to the API."""
+    value = generated_secrets(TEMPLATE)["VendorCallbackSecret"]
+    arn = boto3.client("secretsmanager").create_secret(Name="vendor-callback", SecretString=value)["ARN"]
+    monkeypatch.setenv("VENDOR_CALLBACK_SECRET_ARN", arn)
+    return value
+
+
+def post_signed(secret: str, callback_id: str = "vcb_unknown") -> ApiResponse:
+    body = json.dumps(ANSWER)
+    headers = {
+        "content-type": "application/json",
+        "x-vendor-signature": signing.sign(secret, callback_id, body.encode()),
+    }
+    return ApiClient(None).request("POST", f"/vendor-callbacks/{callback_id}", raw_body=body, headers=headers)
+
+
+def test_the_template_generates_a_long_alphanumeric_secret() -> None:
+    first, second = (
+        generated_secrets(TEMPLATE)["VendorCallbackSecret"],
+        generated_secrets(TEMPLATE)["VendorCallbackSecret"],
+    )
+    assert len(first) == 64
+    assert first.isalnum()
+    assert first != second
+
+
+def test_a_callback_signed_with_the_secret_in_secrets_manager_is_verified(vendor_secret: str) -> None:
+    # Past the signature check: the callback id is unknown (404), not the signature (401).
+    assert post_signed(vendor_secret).status == 404
+    assert post_signed("x" * 64).status == 401
+
+
+def test_the_secret_is_read_once_per_warm_function_not_per_callback(
+    vendor_secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    real = aws.secretsmanager().get_secret_value
+
+    def counting(**kwargs: Any) -> Any:
+        reads.append(kwargs["SecretId"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(aws.secretsmanager(), "get_secret_value", counting)
+    for _ in range(3):
+        assert post_signed(vendor_secret).status == 404
+    assert len(reads) == 1
+
+
+def test_a_throttled_secrets_manager_is_a_503_not_a_500(vendor_secret: str) -> None:
+    with Stubber(aws.secretsmanager()) as stubber:
+        for _ in range(3):  # botocore's attempts are the stub's too
+            stubber.add_client_error("get_secret_value", "ThrottlingException", http_status_code=400)
+        answer = post_signed(vendor_secret)
+    assert answer.status == 503
+    assert answer.json["type"] == "urn:jobgate:problem:service-unavailable"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
+import string
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
 from jobgate_cli.local.endpoints import LocalEndpoints
-from jobgate_cli.local.template_model import LocalTemplate
+from jobgate_cli.local.template_model import SECRET_TYPE, LocalTemplate
 from jobgate_cli.provision import create_bucket, create_table_from_template
 
 EXECUTION_ROLE_NAME = "jobgate-local-execution"
@@ -38,9 +41,29 @@ def implied_dead_letter_queues(template: LocalTemplate) -> list[DeadLetterQueue]
     ]
 
 
-def provision(template: LocalTemplate, endpoints: LocalEndpoints) -> dict[str, str]:
-    """Create everything; returns queue name -> queue URL."""
+def generated_secrets(template: Mapping[str, Any]) -> dict[str, str]:
+    """A value for each AWS::SecretsManager::Secret, as CloudFormation makes one from its
+    GenerateSecretString at deploy (its length, and letters and digits only when it excludes
+    punctuation): new for each start of the local stack, as for each new stack."""
+    values: dict[str, str] = {}
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") != SECRET_TYPE:
+            continue
+        spec = (resource.get("Properties") or {}).get("GenerateSecretString") or {}
+        alphabet = string.ascii_letters + string.digits
+        if not spec.get("ExcludePunctuation"):
+            alphabet += string.punctuation
+        length = int(spec.get("PasswordLength", 32))
+        values[str(logical_id)] = "".join(secrets.choice(alphabet) for _ in range(length))
+    return values
+
+
+def provision(template: LocalTemplate, endpoints: LocalEndpoints, secret_values: Mapping[str, str]) -> dict[str, str]:
+    """Create everything (each secret with its value from `secret_values`); returns queue name -> queue URL."""
     session = boto3.session.Session()
+    secretsmanager = endpoints.client("secretsmanager", session)
+    for logical_id in template.resources_of_type(SECRET_TYPE):
+        secretsmanager.create_secret(Name=template.physical_names[logical_id], SecretString=secret_values[logical_id])
     dynamodb = endpoints.client("dynamodb", session)
     for logical_id in template.resources_of_type("AWS::DynamoDB::Table"):
         create_table_from_template(dynamodb, template.raw, logical_id, template.physical_names[logical_id])

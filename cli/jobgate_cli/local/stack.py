@@ -24,7 +24,7 @@ from jobgate_cli.local.eventbridge import EventBus, LambdaRule, step_functions_s
 from jobgate_cli.local.faults import FAULTS_PRELOAD, FAULTS_VARIABLE, RECORD_VARIABLE, parse_faults
 from jobgate_cli.local.http_api import LocalHttpApi
 from jobgate_cli.local.moto_endpoint import MotoEndpoint
-from jobgate_cli.local.resources import implied_dead_letter_queues, provision
+from jobgate_cli.local.resources import generated_secrets, implied_dead_letter_queues, provision
 from jobgate_cli.local.runtime import DEFAULT_CONCURRENCY, DEFAULT_IDLE_SECONDS, FunctionRuntime, InvocationRecord
 from jobgate_cli.local.simulators import start_simulators
 from jobgate_cli.local.template_model import LocalTemplate, load_local_template, scaled_time_overrides
@@ -121,7 +121,8 @@ class LocalStack:
         else:
             os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO" if config.verbose else "WARNING"
         raw_template = load_template(config.template_path)
-        simulators = start_simulators(raw_template, config.host)
+        secret_values = generated_secrets(raw_template)
+        simulators = start_simulators(raw_template, secret_values, config.host)
         self._stoppables.extend(simulator.stop for simulator in simulators)
         overrides = scaled_time_overrides(raw_template, config.time_scale)
         overrides.update({simulator.parameter: simulator.url for simulator in simulators})
@@ -166,7 +167,7 @@ class LocalStack:
         base_environment.update(endpoints.environment())
         self._moto.set_environment(endpoints.environment())
         aws.reset_clients()  # clients made before AWS_ENDPOINT_URL was set would talk to AWS
-        queue_urls = provision(template, endpoints)
+        queue_urls = provision(template, endpoints, secret_values)
         self._start_event_bus(template, runtime, queue_urls)
         self._start_event_sources(template, runtime)
         self.credentials = self._seed_tenants(template)

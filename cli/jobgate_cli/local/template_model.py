@@ -28,6 +28,7 @@ from jobgate_cli.sam_template import (
 )
 
 TIME_PARAMETERS_METADATA_KEY = "TimeParameters"
+SECRET_TYPE = "AWS::SecretsManager::Secret"
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,11 @@ def load_local_template(template_path: Path, parameter_overrides: Mapping[str, s
     physical_names = {
         logical_id: physical_name(logical_id, resource["Type"])
         for logical_id, resource in resources.items()
-        if resource["Type"] in {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"}
+        if resource["Type"] in {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", SECRET_TYPE}
     }
-    # What `!Ref` gives for each: a name, or for a queue its URL.
+    # What `!Ref` gives for each: a name, or for a queue its URL. A secret's Ref is its ARN in
+    # AWS; here its name, which Secrets Manager takes wherever it takes the ARN (moto's ARN ends
+    # in a random suffix, known only once the secret exists).
     ref_values = {
         logical_id: queue_url(name) if resources[logical_id]["Type"] == "AWS::SQS::Queue" else name
         for logical_id, name in physical_names.items()

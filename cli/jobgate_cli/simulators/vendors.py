@@ -10,15 +10,16 @@ candidate's fullName, like a provider's test data:
 - "Twice": every vendor sends its answer twice (the second must be ignored).
 - "Down": the identity vendor answers 503 to every check request (unreachable: inconclusive).
 
-The secret is the template's `VendorCallbackSecret` default, the value the local stack runs with.
+The secret is the local stack's `VendorCallbackSecret` (the template's Secrets Manager secret,
+generated at each start): the stack hands it over as an operator hands it to real vendors.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import threading
-from pathlib import Path
+from collections.abc import Mapping
+from secrets import token_hex
 from typing import Any
 
 import requests
@@ -26,18 +27,12 @@ from flask import Flask, Response, request
 
 from jobgate.jobtypes.background_check import signing
 from jobgate.jobtypes.background_check.models import Finding, Vendor
-from jobgate_cli.sam_template import load_template, parameter_defaults
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "template.yaml"
-SECRET_PARAMETER = "VendorCallbackSecret"
+# The template's resource (logical id) holding the secret vendors sign with.
+SECRET_RESOURCE = "VendorCallbackSecret"
 # How long a vendor "works" before it calls back.
 ANSWER_DELAY_SECONDS = 0.3
 DUPLICATE_DELAY_SECONDS = 0.2
-
-
-def template_vendor_secret(template_path: Path = TEMPLATE_PATH) -> str:
-    """The vendor secret the local stack runs with: the template parameter's default."""
-    return parameter_defaults(load_template(template_path))[SECRET_PARAMETER]
 
 
 def finding_for(vendor: Vendor, full_name: str) -> Finding:
@@ -53,8 +48,8 @@ def answers(vendor: Vendor, full_name: str) -> int:
     return 2 if "Twice" in full_name else 1
 
 
-def create_app(secret: str | None = None) -> Flask:
-    vendor_secret = secret if secret is not None else template_vendor_secret()
+def create_app(secrets: Mapping[str, str]) -> Flask:
+    vendor_secret = secrets[SECRET_RESOURCE]
     app = Flask("vendor-simulator")
 
     def call_back(callback_url: str, body: bytes, times: int) -> None:
@@ -83,7 +78,7 @@ def create_app(secret: str | None = None) -> Flask:
         full_name = str((payload.get("candidate") or {}).get("fullName", ""))
         if vendor is Vendor.IDENTITY and "Down" in full_name:
             return _json({"error": "temporarily unavailable"}, 503)
-        check_id = f"{vendor.value}_{secrets.token_hex(6)}"
+        check_id = f"{vendor.value}_{token_hex(6)}"
         body = json.dumps(
             {"vendor": vendor.value, "finding": finding_for(vendor, full_name).value, "reference": check_id}
         ).encode()

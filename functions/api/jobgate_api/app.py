@@ -38,7 +38,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 for _router in ROUTERS:
     app.include_router(_router)
 
-_key_cache = KeyCache(lambda key_hash: wiring.tenant_store().tenant_for_key_hash(key_hash))
+_key_cache = KeyCache(lambda key_hash: wiring.tenant_store().key_grant(key_hash))
 
 
 def openapi_schema_arguments() -> dict[str, Any]:

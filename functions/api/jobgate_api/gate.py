@@ -13,13 +13,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import accumulate
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from jobgate.domain.tenants import hash_api_key
-from jobgate_api.problems import problem, unauthorized, validation_failed
+from jobgate.domain.tenants import KeyGrant, hash_api_key
+from jobgate.timeutil import to_rfc3339, utc_now
+from jobgate_api.problems import problem, tenant_disabled, unauthorized, validation_failed
 
 MAX_BODY_BYTES = 256 * 1024
 # Deeper JSON is refused before it is parsed: Python's parser recurses once per level.
@@ -37,7 +39,8 @@ PUBLIC_PREFIXES = (("GET", "/console/"),)
 # Background-check vendors have no tenant key: each request is authenticated by its
 # X-Vendor-Signature in the route itself (routes/vendor_callbacks.py).
 SIGNED_CALLBACK_ROUTES = (("POST", "/vendor-callbacks/"),)
-# A revoked key keeps working on a warm function for at most this long.
+# A revoked key (or a disabled tenant's) keeps working on a warm function for at most this long.
+# A key's expiry is data in the cached grant, checked on every request: it is exact.
 KEY_CACHE_SECONDS = 60.0
 
 
@@ -49,26 +52,35 @@ class Admitted:
     event: Mapping[str, Any]
 
 
-TenantLookup = Callable[[str], str | None]
+GrantLookup = Callable[[str], KeyGrant | None]
 
 
 class KeyCache:
-    """Caches key-hash -> tenant so a warm function does not read DynamoDB on every request."""
+    """Caches key-hash -> grant so a warm function does not read DynamoDB on every request."""
 
-    def __init__(self, lookup: TenantLookup, ttl_seconds: float = KEY_CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        lookup: GrantLookup,
+        ttl_seconds: float = KEY_CACHE_SECONDS,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._lookup = lookup
         self._ttl = ttl_seconds
-        self._entries: dict[str, tuple[str, float]] = {}
+        self._monotonic = monotonic
+        self.clock = clock  # what a grant's expiry is compared with
+        self._entries: dict[str, tuple[KeyGrant, float]] = {}
 
-    def tenant_for(self, key_hash: str) -> str | None:
+    def grant_for(self, key_hash: str) -> KeyGrant | None:
         cached = self._entries.get(key_hash)
-        now = time.monotonic()
+        now = self._monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        tenant_id = self._lookup(key_hash)
-        if tenant_id is not None:  # unknown keys are not cached: a new key works at once
-            self._entries[key_hash] = (tenant_id, now + self._ttl)
-        return tenant_id
+        grant = self._lookup(key_hash)
+        if grant is not None:  # unknown keys are not cached: a new key works at once
+            self._entries[key_hash] = (grant, now + self._ttl)
+        return grant
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -107,10 +119,18 @@ def _authenticate(authorization: str | None, key_cache: KeyCache) -> str | Respo
     scheme, _, api_key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():
         return unauthorized("The Authorization header must be 'Bearer <key>'.", key_was_sent=True)
-    tenant_id = key_cache.tenant_for(hash_api_key(api_key.strip()))
-    if tenant_id is None:
+    grant = key_cache.grant_for(hash_api_key(api_key.strip()))
+    if grant is None:
         return unauthorized("The API key is not valid.", key_was_sent=True)
-    return tenant_id
+    expired = grant.expired_by(key_cache.clock())
+    if expired is not None:
+        return unauthorized(
+            f"The API key expired at {to_rfc3339(expired)}: a newer key replaced it. Use the newest key.",
+            key_was_sent=True,
+        )
+    if grant.tenant_disabled:
+        return tenant_disabled(grant.tenant_id)
+    return grant.tenant_id
 
 
 def _check_body(event: Mapping[str, Any], headers: Mapping[str, str] | None) -> Response[str] | None:

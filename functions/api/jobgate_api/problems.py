@@ -37,6 +37,17 @@ def unauthorized(detail: str, *, key_was_sent: bool) -> Response[str]:
     return problem(401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
+def tenant_disabled(tenant_id: str) -> Response[str]:
+    # 403, not 401: the key is genuine, so a client must not retry with another one or prompt for it.
+    return problem(
+        403,
+        "tenant-disabled",
+        "Tenant disabled",
+        f"Tenant {tenant_id!r} is disabled: its requests are refused until it is enabled again. "
+        "Jobs it started run to their end and their webhooks are still sent.",
+    )
+
+
 def validation_failed(status: int, detail: str, errors: list[dict[str, Any]]) -> Response[str]:
     title = "Invalid request" if status == 422 else "Bad request"
     return problem(status, "invalid-request", title, detail, errors=errors)

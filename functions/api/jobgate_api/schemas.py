@@ -82,6 +82,7 @@ _PROBLEMS: dict[int, tuple[str, dict[str, OpenAPIResponseHeader]]] = {
         "No valid API key (or, on vendor callbacks, no valid signature).",
         {"WWW-Authenticate": _header('`Bearer realm="jobgate"`, with `error="invalid_token"` for a bad key.')},
     ),
+    403: ("The key is valid but its tenant is disabled (`tenant-disabled`).", {}),
     404: ("No such job (or another tenant's), event or callback.", {}),
     409: ("The request conflicts with the job's state or an earlier request.", {}),
     410: ("The job expired (or the vendor's check no longer waits).", {}),
@@ -92,8 +93,8 @@ _PROBLEMS: dict[int, tuple[str, dict[str, OpenAPIResponseHeader]]] = {
 }
 # Answers a route can give whatever it does: the gate's (gate.py), its job lookup's, and 503
 # when AWS throttles or times out (app.py's backpressure handler, the key lookup included).
-AUTHENTICATED = (401, 503)
-ON_A_JOB = (401, 404, 410, 503)
+AUTHENTICATED = (401, 403, 503)
+ON_A_JOB = (*AUTHENTICATED, 404, 410)
 WITH_A_BODY = (400, 413, 415, 422)
 
 

@@ -16,8 +16,10 @@ from botocore.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
     from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_stepfunctions.client import SFNClient
 
@@ -91,9 +93,25 @@ def sqs() -> SQSClient:
     return boto3.client("sqs", config=_CLIENT_CONFIG)
 
 
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=_CLIENT_CONFIG)
+
+
+@cache
+def secrets() -> SecretsProvider:
+    """Secrets Manager values, cached by Powertools in this process (each `get` says how long)."""
+    # Imported here: only the function that reads a secret pays for Powertools' parameters.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=secretsmanager())
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests start a fresh moto backend per test)."""
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     s3.cache_clear()
     sqs.cache_clear()
+    secretsmanager.cache_clear()
+    secrets.cache_clear()

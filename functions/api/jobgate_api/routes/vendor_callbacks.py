@@ -21,7 +21,6 @@ from jobgate.observability import logger
 from jobgate_api.context import request_header
 from jobgate_api.problems import MalformedHeader, problem, validation_failed
 from jobgate_api.schemas import (
-    ON_A_JOB,
     WITH_A_BODY,
     RequestHeaders,
     header_parameter,
@@ -58,7 +57,8 @@ CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The 
     responses={
         202: json_response("The check resumed with the vendor's finding.", CallbackAnswer),
         200: json_response("A duplicate answer: already received, ignored.", CallbackAnswer),
-        **problem_responses(*ON_A_JOB, *WITH_A_BODY, 503),
+        # No tenant key, so no 403: a disabled tenant's checks still get their vendors' answers.
+        **problem_responses(401, 404, 410, 503, *WITH_A_BODY),
     },
 )
 def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - the path names it {callbackId}

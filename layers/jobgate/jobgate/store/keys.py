@@ -5,7 +5,8 @@ webhook outbox), RESULT, DELIVERY#<seq>#<attempt> (each webhook attempt), CALLBA
 receiver answered 410). Partition IDEMPOTENCY#<tenant>#<key hash>: the job a submit with that key
 created. The GSI `jobs-by-tenant` (tenantId, jobId) holds only job items: other items lack `jobId`.
 
-Tenants table (partition key only): TENANT#<id> (the tenant), APIKEY#<key hash> (whose key it is).
+Tenants table (partition key only): TENANT#<id> (the tenant), APIKEY#<key hash> (whose key it is,
+until when it works, and whether its tenant is disabled: what the API decides a request by).
 """
 
 from __future__ import annotations
@@ -57,12 +58,20 @@ def job_item_key(job_id: str, sort_key: str) -> dict[str, Any]:
     return {"pk": {"S": job_partition(job_id)}, "sk": {"S": sort_key}}
 
 
+TENANT_PREFIX = "TENANT#"
+API_KEY_PREFIX = "APIKEY#"
+
+
 def tenant_partition(tenant_id: str) -> str:
-    return f"TENANT#{tenant_id}"
+    return f"{TENANT_PREFIX}{tenant_id}"
 
 
 def api_key_partition(key_hash: str) -> str:
-    return f"APIKEY#{key_hash}"
+    return f"{API_KEY_PREFIX}{key_hash}"
+
+
+def key_hash_of_partition(partition: str) -> str:
+    return partition.removeprefix(API_KEY_PREFIX)
 
 
 def job_type_item_key(kind: str, item_id: str) -> dict[str, Any]:

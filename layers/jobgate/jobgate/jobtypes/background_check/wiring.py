@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from jobgate import aws, wiring
 from jobgate.config import Settings
 from jobgate.domain.status import JobStatus
@@ -36,14 +38,35 @@ def bookkeeping() -> Bookkeeping:
     return Bookkeeping(wiring.job_service())
 
 
+# How long a warm API function keeps the vendor secret: a changed value is used within 5
+# minutes, and a callback costs no Secrets Manager call (nor its price) but every 5 minutes.
+VENDOR_SECRET_MAX_AGE_SECONDS = 300
+
+
 def callback_resumer(check_settings: BackgroundCheckSettings | None = None) -> CallbackResumer:
     check_settings = check_settings or BackgroundCheckSettings.from_environment()
     return CallbackResumer(
         vendor_callbacks(),
         aws.stepfunctions(),
-        check_settings.vendor_callback_secret.get_secret_value(),
+        vendor_callback_secret(check_settings.vendor_callback_secret_arn),
         _job_status,
     )
+
+
+def vendor_callback_secret(secret_arn: str) -> str:
+    """The secret's value, from Secrets Manager (cached); "" when none is configured."""
+    if not secret_arn:
+        return ""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        return str(aws.secrets().get(secret_arn, max_age=VENDOR_SECRET_MAX_AGE_SECONDS))
+    except GetParameterError as error:
+        # Powertools wraps the AWS error in its own: raise that, so a throttled or unreachable
+        # Secrets Manager is the API's 503 (app.py), as any other AWS dependency's.
+        if isinstance(error.__context__, ClientError | BotoCoreError):
+            raise error.__context__ from None
+        raise
 
 
 def _job_status(job_id: str) -> JobStatus | None:
