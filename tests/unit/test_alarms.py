@@ -23,9 +23,9 @@ ALARM_TYPE = "AWS::CloudWatch::Alarm"
 CUSTOM_NAMESPACE = "jobgate"
 SERVICE_DIMENSION = "service"
 
-# The table of /work/shared/metrics-contract.md (issue 13), copied: metric name -> its
-# dimensions besides `service`. The functions emit these; an alarm or a dashboard widget on
-# any other name would watch a metric that never arrives.
+# The metrics the functions emit (issue 13's metric contract, docs/operations.md "Metrics and
+# traces"), copied: metric name -> its dimensions besides `service`. An alarm or a dashboard
+# widget on any other name or dimension set would watch a metric that never arrives.
 METRIC_CONTRACT: Mapping[str, frozenset[str]] = {
     "JobsSubmitted": frozenset({"JobType"}),
     "JobsStarted": frozenset({"JobType"}),
