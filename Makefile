@@ -14,11 +14,14 @@ NODE_STAMP := node_modules/.installed
 JAVA_STAMP := $(VENV)/.java-ready
 CHROMIUM := /usr/bin/chromium
 CHROMIUM_STAMP := $(VENV)/.chromium-ready
+# checkov pins boto3, botocore and more to versions other than ours: a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI must not phone home from CI or developer machines.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help deps lint typecheck template-check unit test run build bench clean
+.PHONY: help deps lint typecheck template-check security-scan unit test run build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -78,6 +81,18 @@ template-check: deps ## sam validate --lint, cfn-lint and asl-validator on every
 	$(BIN)/cfn-lint template.yaml
 	$(PY) tools/check_asl.py
 
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "Python 3.12 or newer is required (python3.12 not found)"; exit 1; }
+	@echo "==> creating $(CHECKOV_VENV) for checkov"
+	$(BOOTSTRAP_PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	@touch $@
+
+# A finding fails the build unless its resource justifies it (Metadata: checkov: skip: id and
+# comment; docs/deployment.md#security-scan). --skip-download: no calls home, no API key.
+security-scan: $(CHECKOV_STAMP) ## checkov on template.yaml: fails on any finding not justified next to its resource
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
 # The in-process tests are CPU-bound: they run on TEST_WORKERS processes. The end-to-end tests
 # run one at a time: each starts a local stack, and some watch how it copes with its own load.
 TEST_WORKERS ?= 2
@@ -85,7 +100,7 @@ unit: deps $(CHROMIUM_STAMP) ## pytest only: unit, integration and local tests s
 	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration tests/local
 	$(BIN)/pytest tests/e2e
 
-test: deps lint typecheck template-check unit ## Everything CI checks
+test: deps lint typecheck template-check security-scan unit ## Everything CI checks
 
 run: deps ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
 	$(BIN)/jobgate local
@@ -101,4 +116,4 @@ build: $(PY_STAMP) ## sam build for deployment (needs python3.12 on PATH, as Lam
 	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" $(BIN)/sam build
 
 clean: ## Remove the virtualenv, node_modules and caches
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam

@@ -56,6 +56,23 @@ class RecordingFunction:
             return [list(event["Records"]) for event in self.events]
 
 
+class FailingAtFirstRuntime:
+    """The slice of FunctionRuntime the event bus uses: its first `times` invocations raise
+    `error(function name)` (a throttle, a function error), the next ones run."""
+
+    def __init__(self, times: int, error: Callable[[str], Exception]) -> None:
+        self.times = times
+        self._error = error
+        self.invocations: list[dict[str, Any]] = []
+        self.delivered = threading.Event()
+
+    def invoke(self, name: str, event: dict[str, Any]) -> None:
+        self.invocations.append(event)
+        if len(self.invocations) <= self.times:
+            raise self._error(name)
+        self.delivered.set()
+
+
 @pytest.fixture(scope="module")
 def dynamodb_local() -> Iterator[LocalEndpoints]:
     """A DynamoDB Local of the module's own (its other endpoints lead nowhere)."""

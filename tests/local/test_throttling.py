@@ -7,7 +7,6 @@ without counting a retry or bisecting; the event bus retries within the rule's R
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, cast
 
 import boto3
@@ -17,7 +16,7 @@ from jobgate_cli.local.eventbridge import EventBus, LambdaRule
 from jobgate_cli.local.queues import SqsMappingConfig, SqsPoller
 from jobgate_cli.local.runtime import FunctionRuntime, TooManyRequests
 from jobgate_cli.local.streams import DynamoDBStreamPoller, StreamMappingConfig
-from tests.local.conftest import RecordingFunction, create_queue, drain, wait_until
+from tests.local.conftest import FailingAtFirstRuntime, RecordingFunction, create_queue, drain, wait_until
 
 REASON = "ReservedFunctionConcurrentInvocationLimitExceeded"
 
@@ -91,19 +90,9 @@ def test_the_stream_poller_retries_a_throttled_batch_without_counting_it(aws: No
     assert drain(sqs, destination_url) == []
 
 
-class ThrottlingRuntime:
-    """The slice of FunctionRuntime the event bus uses: throttled `times` times, then it runs."""
-
-    def __init__(self, times: int) -> None:
-        self.times = times
-        self.invocations: list[dict[str, Any]] = []
-        self.delivered = threading.Event()
-
-    def invoke(self, name: str, event: dict[str, Any]) -> None:
-        self.invocations.append(event)
-        if len(self.invocations) <= self.times:
-            raise TooManyRequests(name, REASON)
-        self.delivered.set()
+def throttling_runtime(times: int) -> FailingAtFirstRuntime:
+    """Throttled `times` times, then it runs."""
+    return FailingAtFirstRuntime(times, lambda name: TooManyRequests(name, REASON))
 
 
 def rule(max_retries: int) -> LambdaRule:
@@ -118,7 +107,7 @@ def rule(max_retries: int) -> LambdaRule:
 
 
 def test_the_event_bus_retries_a_throttled_target_within_its_retry_policy() -> None:
-    runtime = ThrottlingRuntime(times=2)
+    runtime = throttling_runtime(2)
     dead_letters: list[dict[str, Any]] = []
     bus = EventBus(cast("FunctionRuntime", runtime), [rule(5)], lambda _, event: dead_letters.append(event), 0.01)
     try:
@@ -131,7 +120,7 @@ def test_the_event_bus_retries_a_throttled_target_within_its_retry_policy() -> N
 
 
 def test_the_event_bus_sends_an_event_throttled_past_its_retries_to_the_dead_letter_queue() -> None:
-    runtime = ThrottlingRuntime(times=100)
+    runtime = throttling_runtime(100)
     dead_letters: list[dict[str, Any]] = []
     bus = EventBus(cast("FunctionRuntime", runtime), [rule(1)], lambda _, event: dead_letters.append(event), 0.01)
     try:

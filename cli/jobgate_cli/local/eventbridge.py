@@ -4,9 +4,12 @@ moto 5.2.5's EventBridge cannot invoke Lambda targets (NotImplementedError), and
 Functions sends no status-change events at all. The local stack emits them (see
 moto_endpoint) for Standard executions only, as AWS does (step_functions_status_event), and
 this module delivers them to every function whose template event of Type EventBridgeRule
-matches (moto's own pattern matcher), asynchronously, retrying with
-backoff within the rule's RetryPolicy and then sending the event to its DeadLetterConfig
-queue, as EventBridge does. A throttled function (TooManyRequestsException) is retried the same way.
+matches (moto's own pattern matcher), asynchronously. EventBridge invokes Lambda
+asynchronously, so an event the function fails on is Lambda's to retry: twice (or the
+function's EventInvokeConfig MaximumRetryAttempts), about 1 and 2 minutes apart, and then it
+goes to the function's DeadLetterQueue, or is dropped without one. A throttled function
+(TooManyRequestsException) is retried with backoff within the rule's RetryPolicy and then sent
+to the rule's DeadLetterConfig queue.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +35,9 @@ DEFAULT_MAX_RETRIES = 185
 DEFAULT_MAX_AGE_SECONDS = 86_400
 FIRST_RETRY_DELAY_SECONDS = 1.0
 MAX_RETRY_DELAY_SECONDS = 60.0
+# Lambda's asynchronous invocations: retries of a failed event, and the waits before them.
+DEFAULT_FUNCTION_RETRIES = 2
+FUNCTION_RETRY_DELAYS_SECONDS = (60.0, 120.0)
 
 DeadLetterSender = Callable[[str, dict[str, Any]], None]
 
@@ -44,10 +50,21 @@ class LambdaRule:
     max_retries: int
     max_age_seconds: float
     dead_letter_queue: str | None
+    # The function's own asynchronous-invocation settings: where an event it failed on goes.
+    function_retries: int = DEFAULT_FUNCTION_RETRIES
+    function_dead_letter_queue: str | None = None
 
     @classmethod
     def from_template_event(
-        cls, name: str, function_name: str, properties: dict[str, Any], dead_letter_queue: str | None, time_scale: float
+        cls,
+        name: str,
+        function_name: str,
+        properties: dict[str, Any],
+        dead_letter_queue: str | None,
+        time_scale: float,
+        *,
+        function_retries: int = DEFAULT_FUNCTION_RETRIES,
+        function_dead_letter_queue: str | None = None,
     ) -> LambdaRule:
         retry = properties.get("RetryPolicy") or {}
         return cls(
@@ -57,7 +74,18 @@ class LambdaRule:
             max_retries=int(retry.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
             max_age_seconds=float(retry.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_SECONDS)) * time_scale,
             dead_letter_queue=dead_letter_queue,
+            function_retries=function_retries,
+            function_dead_letter_queue=function_dead_letter_queue,
         )
+
+
+def asynchronous_invocation_settings(function_properties: Mapping[str, Any]) -> tuple[int, str | None]:
+    """A function's retries of a failed asynchronous event (EventInvokeConfig MaximumRetryAttempts,
+    Lambda's default 2) and the name of the SQS queue its DeadLetterQueue names, if any."""
+    retries = (function_properties.get("EventInvokeConfig") or {}).get("MaximumRetryAttempts")
+    dead_letter = function_properties.get("DeadLetterQueue") or {}
+    queue = str(dead_letter["TargetArn"]).split(":")[5] if dead_letter.get("Type") == "SQS" else None
+    return (DEFAULT_FUNCTION_RETRIES if retries is None else int(retries)), queue
 
 
 def event_envelope(detail_type: str, source: str, resource: str, detail: dict[str, Any]) -> dict[str, Any]:
@@ -108,18 +136,28 @@ class EventBus:
     def _deliver(self, rule: LambdaRule, event: dict[str, Any]) -> None:
         first_try = time.monotonic()
         delay = FIRST_RETRY_DELAY_SECONDS * self._time_scale
-        for attempt in range(rule.max_retries + 1):
+        failures = throttles = 0
+        while True:
             try:
                 self._runtime.invoke(rule.function_name, event)
                 return
             except FunctionError as error:
-                LOG.warning("rule %s: %s failed (attempt %d): %s", rule.name, rule.function_name, attempt + 1, error)
+                failures += 1
+                LOG.warning("rule %s: %s failed (failure %d): %s", rule.name, rule.function_name, failures, error)
+                if failures > rule.function_retries:
+                    if rule.function_dead_letter_queue is not None:
+                        self._send_to_dlq(rule.function_dead_letter_queue, event)
+                    return
+                retry_delay = FUNCTION_RETRY_DELAYS_SECONDS[min(failures, len(FUNCTION_RETRY_DELAYS_SECONDS)) - 1]
+                wait = retry_delay * self._time_scale
             except TooManyRequests as error:
-                # A throttled target is retried within the same RetryPolicy as a failed one.
-                LOG.warning("rule %s: %s throttled (attempt %d): %s", rule.name, rule.function_name, attempt + 1, error)
-            if time.monotonic() - first_try + delay > rule.max_age_seconds or self._stopping.wait(delay):
-                break
-            delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS * self._time_scale)
+                throttles += 1
+                LOG.warning("rule %s: %s throttled (attempt %d): %s", rule.name, rule.function_name, throttles, error)
+                if throttles > rule.max_retries or time.monotonic() - first_try + delay > rule.max_age_seconds:
+                    break
+                wait, delay = delay, min(delay * 2, MAX_RETRY_DELAY_SECONDS * self._time_scale)
+            if self._stopping.wait(wait):
+                return
         if rule.dead_letter_queue is not None:
             self._send_to_dlq(rule.dead_letter_queue, event)
 

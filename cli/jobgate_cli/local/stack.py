@@ -20,7 +20,12 @@ from jobgate_cli.billing.stack_meter import MeterFile, StackMeter
 from jobgate_cli.local.dynamodb_local import DynamoDBLocal
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_source_wiring import start_event_sources
-from jobgate_cli.local.eventbridge import EventBus, LambdaRule, step_functions_status_event
+from jobgate_cli.local.eventbridge import (
+    EventBus,
+    LambdaRule,
+    asynchronous_invocation_settings,
+    step_functions_status_event,
+)
 from jobgate_cli.local.faults import FAULTS_PRELOAD, FAULTS_VARIABLE, RECORD_VARIABLE, parse_faults
 from jobgate_cli.local.http_api import LocalHttpApi
 from jobgate_cli.local.moto_endpoint import MotoEndpoint
@@ -202,17 +207,23 @@ class LocalStack:
         dead_letter_urls = {
             (q.function_logical_id, q.event_name): queue_urls[q.name] for q in implied_dead_letter_queues(template)
         }
-        rules = [
-            LambdaRule.from_template_event(
-                f"{function.logical_id}.{event_name}",
-                function.function_name,
-                properties,
-                dead_letter_urls.get((function.logical_id, event_name)),
-                self.config.time_scale,
+        rules: list[LambdaRule] = []
+        for function in template.functions.values():
+            retries, function_queue = asynchronous_invocation_settings(
+                template.resources[function.logical_id].get("Properties") or {}
             )
-            for function in template.functions.values()
-            for event_name, properties in function.events_of_type("EventBridgeRule").items()
-        ]
+            rules += [
+                LambdaRule.from_template_event(
+                    f"{function.logical_id}.{event_name}",
+                    function.function_name,
+                    properties,
+                    dead_letter_urls.get((function.logical_id, event_name)),
+                    self.config.time_scale,
+                    function_retries=retries,
+                    function_dead_letter_queue=queue_urls[function_queue] if function_queue else None,
+                )
+                for event_name, properties in function.events_of_type("EventBridgeRule").items()
+            ]
         sqs = self.endpoints.client("sqs")
 
         def send_to_dead_letter_queue(queue_url: str, event: dict[str, Any]) -> None:
