@@ -21,7 +21,9 @@ from tests.e2e.receivers import Receiver, running, trickling
 
 # Long enough that the whole test's healthy deliveries fit into one slow attempt on a busy machine.
 ATTEMPT_TIMEOUT_SECONDS = 30
-FIRST_ATTEMPT_TIMEOUT_SECONDS = 3  # the template's default
+# More than the default 3 s, so that no healthy receiver's first attempt is cut off on a busy
+# machine (it would arrive twice), and still far less than an attempt.
+FIRST_ATTEMPT_TIMEOUT_SECONDS = 6
 TRICKLED_ANSWER = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 4000
 
 
@@ -31,6 +33,7 @@ def local_stack() -> Iterator[LocalStack]:
         parameter_overrides={
             "WebhookRetrySchedule": "1",
             "WebhookAttemptTimeoutSeconds": str(ATTEMPT_TIMEOUT_SECONDS),
+            "WebhookFirstAttemptTimeoutSeconds": str(FIRST_ATTEMPT_TIMEOUT_SECONDS),
         }
     )
     yield stack
