@@ -1,8 +1,9 @@
 """Lambda (DynamoDB stream of the jobs table): first delivery attempt of each new job event.
 
 The stream's filter passes only INSERTs of EVENT# items. Jobs are delivered concurrently,
-each job's events in sequence order, so a slow receiver holds up no other job of the batch
-(and the next batch of the shard for at most one attempt's deadline); failed attempts go to
+each job's events in sequence order, so a slow receiver holds up no other job of the batch,
+and the next batch of the shard for at most the short first-attempt timeout (a receiver that
+has not answered by then gets its job's events from the retry queue); failed attempts go to
 the retry queue. A record whose delivery could not even be recorded or
 scheduled is reported as a batch item failure, and so is every later event of its job (not
 attempted), and every record not started while the invocation could still finish it: the
@@ -56,6 +57,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return process_partial_response(
         event=event,
         record_handler=first_attempt,
-        processor=job_ordered_processor(service.longest_attempt_seconds),
+        processor=job_ordered_processor(service.longest_first_attempt_seconds),
         context=context,
     )

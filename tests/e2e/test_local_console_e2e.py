@@ -1,4 +1,5 @@
-"""`jobgate local` as a developer runs it: SIGTERM stops the whole stack promptly, even mid-invocation."""
+"""`jobgate local` as a developer runs it: SIGTERM stops the whole stack promptly, even mid-invocation,
+and a SIGKILL leaves none of its processes behind."""
 
 from __future__ import annotations
 
@@ -130,6 +131,41 @@ def test_sigterm_while_the_stack_starts_gives_the_start_up() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def test_sigkill_of_jobgate_local_leaves_neither_dynamodb_local_nor_a_function_process_behind() -> None:
+    process, output = start_jobgate_local()
+    processes: set[int] = set()
+    try:
+        banner = eventually(lambda: "".join(output), lambda text: "Ctrl-C stops" in text, timeout=120)
+        api = re.search(r"API\s+(http://127\.0\.0\.1:\d+)", banner)
+        assert api, banner
+        jobs = requests.get(f"{api.group(1)}/jobs", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
+        assert jobs.status_code == 200  # so the API function has an environment: a worker process
+        processes = descendants(process.pid)
+        java = [pid for pid in processes if command_line(pid).split(" ")[0].endswith("java")]
+        assert java, {pid: command_line(pid) for pid in processes}
+        assert len(processes) >= 3, processes  # DynamoDB Local (and its guard), the zygote, a worker
+
+        process.kill()  # no handler runs: nothing of the stack stops anything
+        process.wait()
+        # The JVM and the function processes notice and end (poll with a guard, no deadline asserted).
+        left = eventually(lambda: [pid for pid in processes if alive(pid)], lambda alive_: not alive_, timeout=60)
+        assert left == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in processes:  # what this test started, should it have outlived the stack
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_jobgate_local_with_a_meter_writes_the_bill_of_what_it_served_at_sigterm(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 While one receiver holds every request and another trickles bytes forever, the healthy
 receivers' deliveries arrive, each while the slow attempts are still held (none of them is
 recorded yet: an attempt is recorded when it ends). Then the slow ones are cut off at the
-attempt timeout.
+attempt timeout. A receiver that hangs at its first attempt holds up no job whose events come
+later in the stream: they arrive before any attempt to it has run to the attempt timeout.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from tests.e2e.receivers import Receiver, running, trickling
 
 # Long enough that the whole test's healthy deliveries fit into one slow attempt on a busy machine.
 ATTEMPT_TIMEOUT_SECONDS = 30
+# More than the default 3 s, so that no healthy receiver's first attempt is cut off on a busy
+# machine (it would arrive twice), and still far less than an attempt.
+FIRST_ATTEMPT_TIMEOUT_SECONDS = 6
 TRICKLED_ANSWER = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 4000
 
 
@@ -29,6 +33,7 @@ def local_stack() -> Iterator[LocalStack]:
         parameter_overrides={
             "WebhookRetrySchedule": "1",
             "WebhookAttemptTimeoutSeconds": str(ATTEMPT_TIMEOUT_SECONDS),
+            "WebhookFirstAttemptTimeoutSeconds": str(FIRST_ATTEMPT_TIMEOUT_SECONDS),
         }
     )
     yield stack
@@ -52,9 +57,10 @@ def attempts(client: Client, job_id: str) -> list[dict[str, Any]]:
     return items
 
 
-def submit(client: Client, url: str) -> str:
+def submit(client: Client, url: str, *, wait: bool = True) -> str:
     job = client.submit({"steps": 1, "stepSeconds": 0}, callback={"url": url, "events": ["job.succeeded"]})
-    client.wait_until_terminal(job["id"])
+    if wait:
+        client.wait_until_terminal(job["id"])
     job_id: str = job["id"]
     return job_id
 
@@ -107,3 +113,24 @@ def test_a_hanging_and_a_trickling_receiver_delay_no_other_delivery(client: Clie
             assert ended[1]["outcome"] == "failed"
             assert ended[1]["error"] == f"timed out: no complete answer within {ATTEMPT_TIMEOUT_SECONDS} s"
         assert trickler.was_cut_off.wait(timeout=10)
+
+
+def test_a_receiver_hanging_at_its_first_attempt_delays_no_later_jobs_webhooks(client: Client) -> None:
+    with running(Receiver(hang=True)) as hanging, running(Receiver()) as healthy:
+        stuck_job = submit(client, hanging.url, wait=False)
+        # Its first attempt is held: the dispatcher's batch waits for it. Every event submitted
+        # from now on is in a later batch of the stream.
+        eventually(lambda: hanging.begun, lambda begun: begun == 1)
+        later_jobs = [submit(client, healthy.url, wait=False) for _ in range(3)]
+        for job_id in later_jobs:
+            eventually(
+                partial(healthy.events_of, job_id), lambda found: len(found) == 1, timeout=3 * ATTEMPT_TIMEOUT_SECONDS
+            )
+
+        # They arrived before any attempt to the hanging receiver ran to the attempt timeout: the
+        # first one was cut short and handed to the retry queue, whose attempt is still held.
+        assert [(a["attempt"], a["outcome"], a["error"]) for a in attempts(client, stuck_job)] == [
+            (1, "retrying", f"timed out: no complete answer within {FIRST_ATTEMPT_TIMEOUT_SECONDS} s")
+        ]
+        assert eventually(lambda: hanging.begun, lambda begun: begun == 2) == 2
+        assert hanging.received == []

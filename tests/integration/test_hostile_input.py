@@ -41,6 +41,21 @@ def test_a_vendor_callback_nested_too_deep_is_refused_without_a_key(aws_backend:
     assert_problem(answer, 422, "#")
 
 
+@pytest.mark.parametrize("path", ["/jobs", "/uploads"])
+def test_an_integer_too_long_to_convert_is_a_422_not_a_non_json_body(api: ApiClient, path: str) -> None:
+    # Valid JSON (RFC 8259 sets no limit) that Python refuses to turn into an int: 4,300 digits at most.
+    body = '{"type": "demo", "input": {"steps": ' + "9" * 5000 + "}}"
+    answer = api.request("POST", path, raw_body=body, headers=JSON_HEADERS)
+    assert_problem(answer, 422, "#")
+    assert "more than 4300 digits" in answer.json["detail"]
+
+
+def test_a_vendor_callback_with_an_integer_too_long_is_a_422_without_a_key(aws_backend: None) -> None:
+    body = '{"status": ' + "1" * 4301 + "}"
+    answer = ApiClient(None).request("POST", "/vendor-callbacks/vcb_x", raw_body=body, headers=JSON_HEADERS)
+    assert_problem(answer, 422, "#")
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting(api: ApiClient) -> None:
     answer = api.submit({"steps": 1, "stepSeconds": 0}, retention="[" * 100)
     assert_problem(answer, 422, "#/retention")  # refused for the retention, not the depth

