@@ -21,17 +21,35 @@ from tests.conftest import FUNCTION_ENVIRONMENT, REPO, TEMPLATE
 # (only /openapi.json and /docs use them), requests (only calls to receivers, vendors
 # and providers do) and the web console (only its own routes).
 NOT_AT_IMPORT = ("aws_lambda_powertools.event_handler.openapi.models", "requests", "jobgate_api.console")
+# What jobgate.wiring, which every handler imports, leaves to the factory of the service
+# that needs it: only the webhook functions send webhooks, only the sweeper sweeps.
+NOT_AT_WIRING_IMPORT = ("jobgate.webhooks.delivery", "jobgate.sweeper", "jobgate.store.uploads")
+# The API's import builds no service of a job type: the registry imports a job type when a
+# request names it, the vendor callback route imports the background check's code itself.
+NOT_AT_API_IMPORT = (*NOT_AT_WIRING_IMPORT, "jobgate.jobtypes")
+HANDLERS = {
+    name: resource["Properties"]
+    for name, resource in TEMPLATE["Resources"].items()
+    if resource["Type"] == "AWS::Serverless::Function"
+}
+HANDLER_MODULES = {name: properties["Handler"].rsplit(".", 1)[0] for name, properties in HANDLERS.items()}
 
 
 def _after_importing_every_handler(report: str) -> Any:
     """What the code `report` prints (JSON) in a fresh interpreter that imported every handler's module."""
-    handlers = {
-        name: resource["Properties"]
-        for name, resource in TEMPLATE["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-    }
-    code_dirs = sorted({str(REPO / properties["CodeUri"]) for properties in handlers.values()})
-    modules = sorted({properties["Handler"].rsplit(".", 1)[0] for properties in handlers.values()})
+    return _after_importing(sorted(set(HANDLER_MODULES.values())), report)
+
+
+def _imported(modules: list[str], candidates: tuple[str, ...]) -> list[str]:
+    """Which of the candidates (or modules inside them) importing `modules` imports."""
+    inside = f"any(m == c or m.startswith(c + '.') for c in {candidates!r})"
+    return sorted(_after_importing(modules, f"print(json.dumps([m for m in sys.modules if {inside}]))"))
+
+
+def _after_importing(modules: list[str], report: str) -> Any:
+    """What the code `report` prints (JSON) in a fresh interpreter that imported these modules, with the
+    functions' code directories and the layer on its path, as on Lambda."""
+    code_dirs = sorted({str(REPO / properties["CodeUri"]) for properties in HANDLERS.values()})
     script = f"import importlib, json, sys\nfor name in {modules!r}: importlib.import_module(name)\n{report}"
     path = os.pathsep.join([*code_dirs, str(REPO / "layers" / "jobgate")])
     done = subprocess.run(
@@ -46,8 +64,15 @@ def _after_importing_every_handler(report: str) -> Any:
 
 
 def test_no_handler_imports_the_openapi_models_or_requests() -> None:
-    imported = _after_importing_every_handler(f"print(json.dumps([m for m in {NOT_AT_IMPORT!r} if m in sys.modules]))")
-    assert imported == []
+    assert _imported(sorted(set(HANDLER_MODULES.values())), NOT_AT_IMPORT) == []
+
+
+def test_the_wiring_imports_no_service_its_importer_may_not_use() -> None:
+    assert _imported(["jobgate.wiring"], NOT_AT_WIRING_IMPORT) == []
+
+
+def test_the_api_imports_no_job_type_webhook_sender_or_sweeper() -> None:
+    assert _imported([HANDLER_MODULES["ApiFunction"]], NOT_AT_API_IMPORT) == []
 
 
 def test_no_handler_builds_a_model_of_jobgate_at_import() -> None:

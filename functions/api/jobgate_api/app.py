@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from jobgate import aws, wiring
 from jobgate.domain.errors import (
+    DeliveryNotPossible,
     IdempotencyConflict,
     InvalidJobRequest,
     JobExpired,
@@ -24,7 +25,6 @@ from jobgate.domain.errors import (
 from jobgate.domain.polling import BACKPRESSURE_RETRY_AFTER_SECONDS
 from jobgate.observability import logger
 from jobgate.store.jobs import InvalidCursor
-from jobgate.webhooks.delivery import DeliveryNotPossible
 from jobgate_api.gate import Admitted, KeyCache, admit, refusal_to_proxy_response
 from jobgate_api.problems import MalformedHeader, bad_header, problem, validation_failed
 from jobgate_api.routes import deliveries, jobs, uploads, vendor_callbacks
@@ -90,7 +90,7 @@ def console_asset(asset: str) -> Response[str]:
 
 
 def _with_request_headers(document: dict[str, Any]) -> dict[str, Any]:
-    for (method, path), parameters in {**jobs.REQUEST_HEADERS, **vendor_callbacks.REQUEST_HEADERS}.items():
+    for (method, path), parameters in {**jobs.REQUEST_HEADERS, **vendor_callbacks.request_headers()}.items():
         operation = document["paths"][path][method]
         operation["parameters"] = [*operation.get("parameters", []), *parameters]
     return document

@@ -2,26 +2,29 @@
 
 Clients are cached per process. What a service may not use on a request (the clients but
 DynamoDB's, the job type registry) is handed over `lazy.on_first_use`: built by the first
-call that needs it.
+call that needs it. Every function imports this module, so the modules of a service only some
+functions build (the webhooks', the sweeper's, the uploads') are imported by its factory.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from jobgate import aws
 from jobgate.config import Settings
 from jobgate.lazy import on_first_use
 from jobgate.registry import JobTypeRegistry, load_registry
 from jobgate.service import JobService
-from jobgate.store.deliveries import DeliveryStore
 from jobgate.store.executions import Executions
 from jobgate.store.jobs import JobStore
 from jobgate.store.results import ResultStore
 from jobgate.store.tenants import TenantStore
-from jobgate.store.uploads import UploadStore
-from jobgate.sweeper import JobSweeper, SweeperSettings
-from jobgate.webhooks.delivery import WebhookService
+
+if TYPE_CHECKING:
+    from jobgate.store.uploads import UploadStore
+    from jobgate.sweeper import JobSweeper
+    from jobgate.webhooks.delivery import WebhookService
 
 
 def job_service(settings: Settings | None = None, registry: JobTypeRegistry | None = None) -> JobService:
@@ -36,6 +39,8 @@ def job_service(settings: Settings | None = None, registry: JobTypeRegistry | No
 
 
 def job_sweeper(settings: Settings | None = None) -> JobSweeper:
+    from jobgate.sweeper import JobSweeper, SweeperSettings
+
     settings = settings or Settings.from_environment()
     return JobSweeper(
         service=job_service(settings),
@@ -56,11 +61,16 @@ def tenant_store(settings: Settings | None = None) -> TenantStore:
 
 
 def upload_store(settings: Settings | None = None) -> UploadStore:
+    from jobgate.store.uploads import UploadStore
+
     settings = settings or Settings.from_environment()
     return UploadStore(aws.s3(), settings.artifacts_bucket_name)
 
 
 def webhook_service(settings: Settings | None = None) -> WebhookService:
+    from jobgate.store.deliveries import DeliveryStore
+    from jobgate.webhooks.delivery import WebhookService
+
     settings = settings or Settings.from_environment()
     return WebhookService(
         settings=settings,

@@ -15,7 +15,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import Field
 
-from jobgate.jobtypes.background_check import signing
 from jobgate.lazy import LazyModel
 from jobgate.observability import logger
 from jobgate_api.context import request_header
@@ -37,15 +36,22 @@ class CallbackAnswer(LazyModel):
     detail: str | None = None
 
 
-REQUEST_HEADERS: RequestHeaders = {
-    ("post", "/vendor-callbacks/{callbackId}"): [
-        header_parameter(
-            signing.SIGNATURE_HEADER,
-            "`t=<unix seconds>,v1=<hex HMAC-SHA256>`; missing or not matching: 401.",
-            signing.SIGNATURE_PATTERN,
-        )
-    ]
-}
+def request_headers() -> RequestHeaders:
+    """For the OpenAPI document. A function, so that the API's import imports no module of the
+    job type (importing `signing` imports the job type's package, its input models with it)."""
+    from jobgate.jobtypes.background_check import signing
+
+    return {
+        ("post", "/vendor-callbacks/{callbackId}"): [
+            header_parameter(
+                signing.SIGNATURE_HEADER,
+                "`t=<unix seconds>,v1=<hex HMAC-SHA256>`; missing or not matching: 401.",
+                signing.SIGNATURE_PATTERN,
+            )
+        ]
+    }
+
+
 CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The id in the vendor's callback URL.")]
 
 
@@ -63,7 +69,7 @@ CallbackId = Annotated[str, Path(min_length=1, max_length=100, description="The 
 )
 def vendor_callback(callbackId: CallbackId) -> Response[str]:  # noqa: N803 - the path names it {callbackId}
     # The job type's code, imported by its one route: no other request of the API needs it.
-    from jobgate.jobtypes.background_check import wiring
+    from jobgate.jobtypes.background_check import signing, wiring
     from jobgate.jobtypes.background_check.resume import (
         BadSignature,
         CheckNoLongerWaiting,

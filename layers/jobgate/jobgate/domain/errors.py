@@ -56,6 +56,14 @@ class IdempotencyConflict(JobgateError):
         self.key = key
 
 
+class DeliveryNotPossible(JobgateError):
+    """A redelivery of an event that does not exist (`no-event`) or of a job without callback (`no-callback`)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class JobCancelled(JobgateError):
     """Raised inside a task when its job is being cancelled; state machines catch it by name."""
 

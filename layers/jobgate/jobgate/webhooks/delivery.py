@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ConfigDict, Field
 
 from jobgate.config import Settings
+from jobgate.domain.errors import DeliveryNotPossible
 from jobgate.domain.tenants import Tenant
 from jobgate.lazy import LazyModel
 from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
@@ -124,14 +125,6 @@ def send_over_http(
 
 def _allow_list(settings: Settings) -> ssrf.AllowList:
     return ssrf.AllowList.parse(settings.webhook_allowed_networks)
-
-
-class DeliveryNotPossible(Exception):
-    """A redelivery of an event that does not exist (`no-event`) or of a job without callback (`no-callback`)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 class WebhookService:
