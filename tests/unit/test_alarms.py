@@ -239,6 +239,6 @@ def test_every_checkov_finding_left_is_justified_next_to_its_resource() -> None:
     skips = list(checkov_skips())
     assert skips
     for name, skip in skips:
-        assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), name
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
         # A reason, not a placeholder: what protects the resource instead, or why nothing must.
         assert len(skip["comment"].split()) >= 8, (name, skip["id"])
