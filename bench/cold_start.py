@@ -80,6 +80,10 @@ def environment(template: dict[str, Any]) -> dict[str, str]:
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
+        # As Lambda with active tracing sets them: outside Lambda the X-Ray SDK (the Tracer's,
+        # built by the first request) builds sampling clients that Lambda's never does.
+        "LAMBDA_TASK_ROOT": str(REPO),
+        "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1",
     }
 
 

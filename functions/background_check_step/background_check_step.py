@@ -10,13 +10,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from jobgate.jobtypes.background_check import wiring
-from jobgate.observability import logger
+from jobgate.jobtypes.background_check import JOB_TYPE, wiring
+from jobgate.observability import about_job, instrumented, logger
 from jobgate.task_handlers import retried_when_aws_is_busy
 
 
 @logger.inject_lambda_context
+@instrumented
 @retried_when_aws_is_busy
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(job_id=event.get("jobId"), action=event.get("action"), vendor=event.get("vendor"))
+    about_job(event.get("jobId"), JOB_TYPE.name)
     return wiring.bookkeeping().run(event)

@@ -6,17 +6,19 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from jobgate.jobtypes.bulk_import import wiring
+from jobgate.jobtypes.bulk_import import JOB_TYPE, wiring
 from jobgate.jobtypes.bulk_import.plan import PlanRequest, run_plan
-from jobgate.observability import logger
+from jobgate.observability import about_job, instrumented, logger
 from jobgate.task_handlers import retried_when_aws_is_busy
 
 
 @logger.inject_lambda_context
+@instrumented
 @retried_when_aws_is_busy
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = PlanRequest.model_validate(event)
     logger.append_keys(job_id=request.job_id)
+    about_job(request.job_id, JOB_TYPE.name)
     plan = run_plan(wiring.plan_deps(), request)
     logger.info("planned", extra={"chunks": len(plan.chunks), "bytes": plan.file.total_bytes})
     return plan.model_dump(mode="json", by_alias=True)

@@ -16,11 +16,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from jobgate import wiring
-from jobgate.observability import logger
+from jobgate.observability import instrumented, logger
 from jobgate.store.jobs import job_owner
 
 
 @logger.inject_lambda_context
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     results = wiring.result_store()
 

@@ -12,10 +12,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from jobgate import wiring
-from jobgate.observability import logger
+from jobgate.observability import instrumented, logger
 
 
 @logger.inject_lambda_context
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = wiring.job_sweeper().sweep(lambda: context.get_remaining_time_in_millis() / 1000)
     logger.info(

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from jobgate import wiring
-from jobgate.observability import logger
+from jobgate.observability import instrumented, logger
 from jobgate.store.deliveries import StoredEvent, event_from_item
 from jobgate.webhooks.batches import ConcurrentBatchProcessor
 
@@ -43,6 +43,7 @@ def stored_event(record: dict[str, Any]) -> StoredEvent:
 
 
 @logger.inject_lambda_context
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     service = wiring.webhook_service()
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from jobgate import wiring
-from jobgate.observability import logger
+from jobgate.observability import instrumented, logger
 from jobgate.webhooks.batches import ConcurrentBatchProcessor
 from jobgate.webhooks.delivery import RetryMessage
 
@@ -24,6 +24,7 @@ MAX_CONCURRENT_ATTEMPTS = 10
 
 
 @logger.inject_lambda_context
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     service = wiring.webhook_service()
 

@@ -10,7 +10,7 @@ import requests
 
 from jobgate_cli.local.stack import LocalStack
 from jobgate_cli.main import main
-from tests.e2e.conftest import start_local_stack
+from tests.e2e.conftest import Client, eventually, start_local_stack
 
 
 def tenants_table(stack: LocalStack) -> str:
@@ -35,6 +35,29 @@ def test_the_jobs_table_lives_in_dynamodb_local(local_stack: LocalStack) -> None
     assert local_stack.dynamodb_pid is not None
     command_line = Path(f"/proc/{local_stack.dynamodb_pid}/cmdline").read_bytes().split(b"\0")
     assert any(part.endswith(b"DynamoDBLocal.jar") for part in command_line)
+
+
+# Before the test that starts stacks of its own: moto's Lambda invokes go to the runtime of the
+# stack started last in this process (moto_endpoint._runtime), a stopped one after that test.
+def test_the_local_metrics_page_sums_the_functions_emf_lines(local_stack: LocalStack, client: Client) -> None:
+    job_input = {"steps": 1, "stepSeconds": 0}
+    job_id = client.submit(job_input)["id"]
+    job = client.wait_until_terminal(job_id)
+    assert job["status"] == "succeeded", job
+
+    def demo_count(name: str) -> float:
+        page = requests.get(f"{local_stack.api_url}/_local/metrics", timeout=10)
+        assert page.status_code == 200
+        return sum(
+            float(metric["sum"])
+            for metric in page.json()["metrics"]
+            if metric["name"] == name and metric["dimensions"] == {"JobType": "demo", "service": "jobgate"}
+        )
+
+    # Each function's output reaches the stack on the relay's thread: the page may lag a moment.
+    eventually(lambda: demo_count("JobsSucceeded"), lambda succeeded: succeeded >= 1)
+    assert demo_count("JobsSubmitted") >= 1
+    assert "JobsSucceeded{demo}=" in local_stack.metrics.summary_line()
 
 
 def test_tenants_created_with_endpoint_url_can_call_the_api(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from jobgate_cli.local.metrics import is_not_emf
 from jobgate_cli.local.runtime import FunctionError, FunctionRuntime, InvocationRecord, RuntimeStopped, TooManyRequests
 from jobgate_cli.local.template_model import LocalFunction, load_local_template
 from tests.local.conftest import wait_until
@@ -294,6 +295,35 @@ def test_the_workers_output_reaches_the_console(
     wait_until(printed, "the handler's output")
     assert '{"level":"INFO","message":"to stdout"}\n' in seen["out"]
     assert "to stderr" not in seen["out"]
+
+
+def test_each_stdout_line_reaches_the_line_listeners_and_metrics_lines_can_stay_off_the_console(
+    make_runtime: RuntimeFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime = make_runtime(probe("say", "say"), echo_line=is_not_emf)
+    lines: list[tuple[str, bytes]] = []
+    runtime.add_line_listener(lambda function_name, line: lines.append((function_name, line)))
+    emf = '{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]}}'
+    runtime.invoke("say", {"out": f'{emf}\n{{"level":"INFO","message":"to stdout"}}', "err": "to stderr"})
+    seen = {"out": ""}
+
+    def printed() -> bool:
+        seen["out"] += capsys.readouterr().out
+        return "to stdout" in seen["out"]
+
+    wait_until(printed, "the handler's output")
+    assert lines == [("local-say", emf.encode()), ("local-say", b'{"level":"INFO","message":"to stdout"}')]
+    assert "_aws" not in seen["out"]
+
+
+def test_each_invocation_has_a_trace_header_of_its_own_as_with_active_tracing(make_runtime: RuntimeFactory) -> None:
+    runtime = make_runtime(probe("remember", "remember"))
+    first, second = (runtime.invoke("remember", {})["traceHeader"] for _ in range(2))
+    header = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1")
+    assert header.fullmatch(first)
+    assert header.fullmatch(second)
+    assert first != second
+    assert "_X_AMZN_TRACE_ID" not in os.environ
 
 
 def test_idle_environments_are_reclaimed(make_runtime: RuntimeFactory) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -15,9 +16,13 @@ from typing import NoReturn
 from jobgate_cli.errors import CliError
 from jobgate_cli.local.dynamodb_local import DynamoDBLocalUnavailable
 from jobgate_cli.local.faults import FAULTS_VARIABLE, InvalidFaults, parse_faults
+from jobgate_cli.local.metrics import PATH as LOCAL_METRICS_PATH
 from jobgate_cli.local.runtime import DEFAULT_CONCURRENCY
 from jobgate_cli.local.stack import DEFAULT_TEMPLATE, LocalStack, LocalStackConfig
 from jobgate_cli.local.tenants_seed import InvalidTenantSeed, parse_tenant_seeds
+
+# How often `jobgate local` prints the metrics' summary line (only when it changed).
+METRICS_SUMMARY_SECONDS = 60.0
 
 
 def add_local_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,7 +83,9 @@ def add_local_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "Ctrl-C; the functions then log at the template's LogLevel, as deployed (docs/local-stack.md).",
     )
     local.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="The SAM template to run.")
-    local.add_argument("--verbose", action="store_true", help="Also print the functions' Powertools JSON logs.")
+    local.add_argument(
+        "--verbose", action="store_true", help="Also print the functions' Powertools JSON logs and EMF metrics lines."
+    )
     local.set_defaults(run=run_local)
 
 
@@ -138,12 +145,23 @@ def run_local(args: argparse.Namespace) -> int:
             "(is a port taken? set JOBGATE_PORT, JOBGATE_AWS_PORT or JOBGATE_DYNAMODB_PORT)"
         ) from None
     print_banner(stack)
-    stopping.wait()
+    _print_metrics_until(stopping, stack)
     print("\nStopping the local stack...", flush=True)
     _stop(stack)
+    print(stack.metrics.summary_line(), flush=True)
     if args.meter:
         print(f"The meter's bill is in {args.meter}.", flush=True)
     _exit_without_teardown()
+
+
+def _print_metrics_until(stopping: threading.Event, stack: LocalStack) -> None:
+    """Every METRICS_SUMMARY_SECONDS, the metrics' summary line, when it changed."""
+    shown = stack.metrics.summary_line()
+    while not stopping.wait(METRICS_SUMMARY_SECONDS):
+        summary = stack.metrics.summary_line()
+        if summary != shown:
+            print(f"{datetime.now():%H:%M:%S} {summary}", flush=True)
+            shown = summary
 
 
 class StartInterrupted(Exception):
@@ -186,6 +204,7 @@ def print_banner(stack: LocalStack) -> None:
             f"  API key           {credentials.api_key}",
             f"  Webhook secret    {credentials.webhook_secret}",
         ]
+    lines.append(f"  Metrics           {api}{LOCAL_METRICS_PATH}   (the functions' EMF metrics, summed)")
     if stack.config.meter_file is not None:
         lines.append(f"  Meter             {stack.config.meter_file}   (the bill so far, every 5 s)")
         if stack.config.time_scale != 1:

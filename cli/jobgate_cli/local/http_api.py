@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -30,6 +30,8 @@ from jobgate_cli.local.serving import serve_in_background
 THROTTLED_BODY = {"message": "Internal Server Error"}
 # Told each answered request: (bytes of the request's body, bytes of the response's body).
 RequestListener = Callable[[int, int], None]
+# The local stack's own pages (GET, JSON), beside the template's routes: path -> what to answer.
+LocalPages = Mapping[str, Callable[[], Any]]
 
 
 class InProcessLambdaRunner:
@@ -109,14 +111,23 @@ class ProblemRequestHandler(WSGIRequestHandler):
 
 class LocalHttpApi:
     def __init__(
-        self, api: Api, runtime: FunctionRuntime, host: str, port: int, on_request: RequestListener | None = None
+        self,
+        api: Api,
+        runtime: FunctionRuntime,
+        host: str,
+        port: int,
+        on_request: RequestListener | None = None,
+        local_pages: LocalPages | None = None,
     ) -> None:
+        """`local_pages`: paths under /_local/ (no route of the template's), answered by the stack itself."""
         self.host = host
         self.port = port
         service = ApiGatewayLikeService(api=api, lambda_runner=InProcessLambdaRunner(runtime), port=port, host=host)
         service.create()
         self._app = service._app
         self._app.register_error_handler(TooManyRequests, answer_throttled)
+        for path, page in (local_pages or {}).items():
+            self._app.add_url_rule(path, endpoint=path, view_func=_json_page(page), methods=["GET"])
         if on_request is not None:
 
             def tell(response: Response) -> Response:
@@ -143,6 +154,13 @@ class LocalHttpApi:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _json_page(page: Callable[[], Any]) -> Callable[[], Response]:
+    def answer() -> Response:
+        return make_response(jsonify(page()), 200)
+
+    return answer
 
 
 def answer_throttled(error: TooManyRequests) -> Response:

@@ -16,7 +16,8 @@ As on Lambda:
 - warm environments are reused, the most recently used first, and ended after `idle_seconds`.
 
 The workers' stdout and stderr (Powertools' JSON logs) are copied to this process's (unless
-`echo_output` is off), and their sizes told to the output listeners (the meter's log bytes).
+`echo_output` is off), and their sizes told to the output listeners (the meter's log bytes);
+each whole line of stdout is told to the line listeners (the local metrics, `metrics.py`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 InvocationListener = Callable[["InvocationRecord"], None]
 # (function name, bytes the function wrote to stdout or stderr)
 OutputListener = Callable[[str, int], None]
+# (function name, one whole line the function wrote to stdout, without its newline)
+LineListener = Callable[[str, bytes], None]
 
 DEFAULT_CONCURRENCY: Final = 32
 DEFAULT_IDLE_SECONDS: Final = 60.0
@@ -58,6 +61,7 @@ STOP_GRACE_SECONDS: Final = 1.0
 CONSOLE_VARIABLES: Final = ("POWERTOOLS_LOG_LEVEL",)
 # Libraries the functions share, imported once in the zygote. The jobgate layer is added module
 # by module, except jobgate.observability: its Logger reads the function's environment at import.
+# Not aws_xray_sdk either: its recorder decides at import whether it runs in Lambda (LAMBDA_TASK_ROOT).
 SHARED_LIBRARIES: Final = (
     "boto3",
     "botocore.session",
@@ -77,6 +81,10 @@ SHARED_LIBRARIES: Final = (
 _NOT_PRELOADED: Final = frozenset({"jobgate.observability"})
 # The AWS services the functions call: their boto3 models are loaded once, in the zygote.
 BOTO3_SERVICES: Final = ("dynamodb", "dynamodbstreams", "s3", "sqs", "stepfunctions")
+# Lambda with active tracing gives each invocation its X-Ray trace header here; Powertools' Logger
+# logs it as `xray_trace_id`. There is no X-Ray locally: the SDK's segments go to a UDP port
+# where no daemon listens, and are lost.
+TRACE_VARIABLE: Final = "_X_AMZN_TRACE_ID"
 _ZYGOTE_START_SECONDS: Final = 120.0
 _ZYGOTE_CODE: Final = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
@@ -138,6 +146,11 @@ class _Outcome:
     reusable: bool = True
 
 
+def new_trace_header() -> str:
+    """A new trace, sampled, in X-Ray's format: Root=1-<epoch seconds, hex>-<96 random bits>."""
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=1"
+
+
 def layer_modules() -> list[str]:
     """Every module of the jobgate layer that is safe to import before a function's environment is set."""
     root = Path(jobgate.__file__).parent
@@ -164,11 +177,12 @@ class FunctionRuntime:
         extra_preload: Sequence[str] = (),
         zygote_environment: Mapping[str, str] | None = None,
         echo_output: bool = True,
+        echo_line: Callable[[bytes], bool] | None = None,
     ) -> None:
         """`preload`: the modules the zygote imports (default: the shared libraries and the jobgate layer);
         `extra_preload`: more, imported after them (a test's fakes); `zygote_environment`: variables
         those imports read (JOBGATE_FAULTS), on top of this process's environment; `echo_output`:
-        copy the functions' output to this process's."""
+        copy the functions' output to this process's; `echo_line`: which lines of their stdout (all if None)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._functions = {f.function_name: f for f in functions.values()}
@@ -179,7 +193,7 @@ class FunctionRuntime:
         self._lock = threading.Lock()
         self._listeners: list[InvocationListener] = []
         self._stopped = False
-        self._relay = _OutputRelay(echo_output)
+        self._relay = _OutputRelay(echo_output, echo_line)
         # Started now, so that its imports overlap the rest of the stack's start.
         preloaded = [*SHARED_LIBRARIES, *layer_modules()] if preload is None else list(preload)
         self._zygote = _Zygote([*preloaded, *extra_preload], dict(zygote_environment or {}))
@@ -192,6 +206,9 @@ class FunctionRuntime:
 
     def add_output_listener(self, listener: OutputListener) -> None:
         self._relay.listeners.append(listener)
+
+    def add_line_listener(self, listener: LineListener) -> None:
+        self._relay.line_listeners.append(listener)
 
     def function(self, name: str) -> LocalFunction:
         return self._functions[name]
@@ -274,7 +291,7 @@ class FunctionRuntime:
             "timeoutSeconds": function.timeout_seconds,
             "handler": function.handler,
             "codeDir": str(function.code_dir),
-            "environment": self._environment_of(function),
+            "environment": {**self._environment_of(function), TRACE_VARIABLE: new_trace_header()},
         }
 
     def _environment_of(self, function: LocalFunction) -> dict[str, str]:
@@ -623,9 +640,11 @@ class _Zygote:
 class _OutputRelay:
     """Copies the workers' stdout and stderr to this process's, whole lines at a time, on one thread."""
 
-    def __init__(self, echo: bool) -> None:
+    def __init__(self, echo: bool, echo_line: Callable[[bytes], bool] | None = None) -> None:
         self._echo = echo
+        self._echo_line = echo_line
         self.listeners: list[OutputListener] = []
+        self.line_listeners: list[LineListener] = []
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
         self._pending: list[tuple[int, _Stream]] = []
@@ -690,12 +709,12 @@ class _OutputRelay:
                 listener(stream.function_name, len(chunk))
         to_stderr = stream.to_stderr
         if not chunk:
-            self._write(self._partial.pop(fd, b""), to_stderr)
+            self._emit(self._partial.pop(fd, b""), stream)
             self._selector.unregister(fd)
             os.close(fd)
             return False
         lines, newline, rest = (self._partial.pop(fd, b"") + chunk).rpartition(b"\n")
-        self._write(lines + newline, to_stderr)
+        self._emit(lines + newline, stream)
         if len(rest) > 1 << 16:  # no newline in sight: do not hold it back
             self._write(rest, to_stderr)
         elif rest:
@@ -710,12 +729,22 @@ class _OutputRelay:
             while select.select([key.fd], [], [], 0)[0] and self._copy(key.fd, key.data):
                 pass
             if key.fd in self._selector.get_map():
-                self._write(self._partial.pop(key.fd, b""), key.data.to_stderr)
+                self._emit(self._partial.pop(key.fd, b""), key.data)
                 self._selector.unregister(key.fd)
                 os.close(key.fd)
         self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+    def _emit(self, lines: bytes, stream: _Stream) -> None:
+        """Whole lines (or what a closed stream left): to the line listeners and the console."""
+        if lines and not stream.to_stderr and self.line_listeners:
+            for line in lines.splitlines():
+                for listener in self.line_listeners:
+                    listener(stream.function_name, line)
+        if lines and not stream.to_stderr and self._echo_line is not None:
+            lines = b"".join(line for line in lines.splitlines(keepends=True) if self._echo_line(line.rstrip(b"\n")))
+        self._write(lines, stream.to_stderr)
 
     def _write(self, data: bytes, to_stderr: bool) -> None:
         stream = sys.stderr if to_stderr else sys.stdout

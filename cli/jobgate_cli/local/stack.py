@@ -17,6 +17,7 @@ from jobgate.store.tenants import TenantStore
 from jobgate.tenants import TenantCredentials, register_tenant
 from jobgate_cli.billing.capacity_hook import CAPACITY_PRELOAD, CAPACITY_RECORD_VARIABLE
 from jobgate_cli.billing.stack_meter import MeterFile, StackMeter
+from jobgate_cli.local import metrics as local_metrics
 from jobgate_cli.local.dynamodb_local import DynamoDBLocal
 from jobgate_cli.local.endpoints import LocalEndpoints
 from jobgate_cli.local.event_source_wiring import start_event_sources
@@ -89,6 +90,8 @@ class LocalStack:
         self._bus: EventBus | None = None
         self.runtime: FunctionRuntime | None = None
         self.meter: StackMeter | None = None
+        # What the functions' EMF lines say: GET /_local/metrics (docs/local-stack.md).
+        self.metrics = local_metrics.LocalMetrics()
         self._stoppables: list[Callable[[], None]] = []
         self._log_lock = threading.Lock()
 
@@ -156,9 +159,12 @@ class LocalStack:
                 **({CAPACITY_RECORD_VARIABLE: str(meter.capacity_record)} if meter else {}),
             },
             echo_output=config.echo_function_output,
+            # The functions' metrics lines are summed at /_local/metrics; --verbose shows them too.
+            echo_line=None if config.verbose else local_metrics.is_not_emf,
         )
         self._stoppables.append(runtime.stop)
         runtime.add_listener(self._log_invocation)
+        runtime.add_line_listener(self.metrics.on_function_line)
         if meter is not None:
             runtime.add_listener(meter.on_invocation)
             runtime.add_output_listener(meter.on_function_output)
@@ -177,7 +183,12 @@ class LocalStack:
         self._start_event_sources(template, runtime)
         self.credentials = self._seed_tenants(template)
         self._http = LocalHttpApi(
-            template.api, runtime, config.host, config.port, meter.on_api_request if meter else None
+            template.api,
+            runtime,
+            config.host,
+            config.port,
+            meter.on_api_request if meter else None,
+            local_pages={local_metrics.PATH: self.metrics.snapshot},
         )
         self._http.start()
         self._stoppables.append(self._http.stop)

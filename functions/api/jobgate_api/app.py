@@ -23,7 +23,7 @@ from jobgate.domain.errors import (
     TransientStoreError,
 )
 from jobgate.domain.polling import BACKPRESSURE_RETRY_AFTER_SECONDS
-from jobgate.observability import logger
+from jobgate.observability import instrumented, logger
 from jobgate.store.jobs import InvalidCursor
 from jobgate_api.gate import Admitted, KeyCache, admit, refusal_to_proxy_response
 from jobgate_api.problems import MalformedHeader, bad_header, problem, validation_failed
@@ -212,6 +212,7 @@ def _aws_unavailable(error: Exception) -> Response[str]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         admitted = admit(event, _key_cache)

@@ -39,7 +39,7 @@ from jobgate.domain.models import Callback, Job, JobError, Progress, Step, StepS
 from jobgate.domain.retention import InvalidDuration
 from jobgate.domain.status import JobStatus
 from jobgate.ids import is_job_id, new_job_id
-from jobgate.observability import logger
+from jobgate.observability import logger, signals
 from jobgate.registry import JobTypeRegistry, UnknownJobType, Workflow
 from jobgate.store.executions import Executions, execution_arn
 from jobgate.store.jobs import (
@@ -124,6 +124,7 @@ class JobService:
             assert idempotency_key is not None
             raise IdempotencyConflict(idempotency_key) from None
         if outcome.created:
+            signals.job_submitted(job)
             return SubmitOutcome(job=self.start(job), replayed=False)
         original = self._jobs.get(outcome.job_id)
         if original is None:
@@ -305,7 +306,10 @@ class JobService:
             applied = plan(stored.job, now)
             if applied is None:
                 return None
-            return applied.job if self._jobs.save_change(stored, applied, with_items) else CONFLICT
+            if not self._jobs.save_change(stored, applied, with_items):
+                return CONFLICT
+            signals.job_changed(stored.job, applied.job)
+            return applied.job
 
         # TransientStoreError is what state machines retry.
         return retry_on_conflict(

@@ -24,7 +24,7 @@ from pydantic import Field
 from jobgate.config import EnvironmentSettings
 from jobgate.domain.models import Job, JobError
 from jobgate.domain.status import JobStatus
-from jobgate.observability import logger
+from jobgate.observability import logger, signals
 from jobgate.registry import Workflow
 from jobgate.service import JobService, execution_error_type
 from jobgate.store.executions import Executions, execution_arn
@@ -60,6 +60,11 @@ class SweepReport:
     unfinished: bool = False
     """True when time ran out before every unfinished job was looked at."""
 
+    @property
+    def repairs(self) -> int:
+        """The jobs this sweep changed: started, failed, reconciled or set to recover."""
+        return len(self.started) + len(self.failed) + len(self.reconciled) + len(self.recovered)
+
 
 class JobSweeper:
     def __init__(
@@ -92,6 +97,7 @@ class JobSweeper:
             except Exception:  # noqa: BLE001 - one job's trouble must not stop the sweep of the others
                 logger.exception("sweeping a job failed", extra={"job_id": job.id})
                 report.errors.append(job.id)
+        signals.sweeper_repaired(report.repairs)
         return report
 
     def _sweep_one(self, job: Job, now: datetime, report: SweepReport) -> None:

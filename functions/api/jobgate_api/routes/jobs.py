@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from jobgate.domain.models import Callback, Job, JobResource
 from jobgate.domain.polling import retry_after_seconds
 from jobgate.domain.status import JobStatus
+from jobgate.observability import about_job
 from jobgate.service import SubmitRequest
 from jobgate.timeutil import utc_now
 from jobgate_api.context import job_service, request_header, tenant_id
@@ -72,6 +73,7 @@ JOB_HEADERS = {
 
 
 def _job_response(status: int, job: Job, extra_headers: dict[str, str] | None = None) -> Response[str]:
+    about_job(job.id, job.type)
     headers = {"ETag": job.etag, "Cache-Control": "private, no-cache"}
     if not job.status.is_terminal:
         headers["Retry-After"] = str(retry_after_seconds(job, utc_now()))

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Final
 
+from jobgate.observability import signals
+
 
 class Conflict(Enum):
     """One member, so that `T | Conflict` types what an attempt returns."""
@@ -40,6 +42,7 @@ def retry_on_conflict[T](
     `backoff_seconds * 2**n`: full jitter spreads writers that keep colliding on one item."""
     for attempt_number in range(max_attempts):
         if attempt_number:
+            signals.store_conflict_retried()
             sleep(random.uniform(0, backoff_seconds * 2**attempt_number))
         outcome = attempt()
         if outcome is not CONFLICT:

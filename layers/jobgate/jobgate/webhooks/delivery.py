@@ -29,6 +29,7 @@ from jobgate.config import Settings
 from jobgate.domain.errors import DeliveryNotPossible
 from jobgate.domain.tenants import Tenant
 from jobgate.lazy import LazyModel
+from jobgate.observability import signals
 from jobgate.store.deliveries import DeliveryAttempt, DeliveryStore, StoredEvent
 from jobgate.store.tenants import TenantStore
 from jobgate.timeutil import to_rfc3339
@@ -240,7 +241,12 @@ class WebhookService:
             error=response.error or _status_error(response.status_code),
             outcome="delivered",
         )
-        if response.status_code is not None and 200 <= response.status_code < 300:
+        delivered = response.status_code is not None and 200 <= response.status_code < 300
+        signals.webhook_attempted(
+            delivered=delivered,
+            latency_ms=(now - _event_time(event)) * 1000 + response.latency_ms if delivered else None,
+        )
+        if delivered:
             pass
         elif response.status_code == 410:
             record.outcome = "gone"
@@ -260,6 +266,7 @@ class WebhookService:
                 record.outcome = "failed"
                 self._dead_letter(event, record)
             else:
+                signals.webhook_retry_scheduled()
                 due = now + delay
                 record.outcome = "retrying"
                 record.next_attempt_at = to_rfc3339(datetime.fromtimestamp(due, UTC))
@@ -305,12 +312,18 @@ class WebhookService:
                 }
             ),
         )
+        signals.webhook_dead_lettered()
 
 
 def _callback(event: StoredEvent) -> dict[str, Any] | None:
     job: dict[str, Any] = json.loads(event.body)["data"]["job"]
     callback: dict[str, Any] | None = job.get("callback")
     return callback
+
+
+def _event_time(event: StoredEvent) -> float:
+    """When the event happened (epoch seconds): the body's `timestamp`."""
+    return datetime.fromisoformat(json.loads(event.body)["timestamp"]).timestamp()
 
 
 def _status_error(status_code: int | None) -> str | None:
