@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from jobgate.observability import JOB_TYPE, OUTCOME
+from jobgate.observability import Metric as ObservedMetric
 from jobgate_cli.local.resources import DeadLetterQueue
 from tests.conftest import TEMPLATE
 
@@ -23,24 +25,34 @@ ALARM_TYPE = "AWS::CloudWatch::Alarm"
 CUSTOM_NAMESPACE = "jobgate"
 SERVICE_DIMENSION = "service"
 
-# The metrics the functions emit (issue 13's metric contract, docs/operations.md "Metrics and
-# traces"), copied: metric name -> its dimensions besides `service`. An alarm or a dashboard
-# widget on any other name or dimension set would watch a metric that never arrives.
+# The metrics the functions emit (jobgate.observability.Metric, docs/operations.md "Metrics and
+# traces"): metric name -> its dimensions besides `service`. An alarm or a dashboard widget on
+# any other name or dimension set would watch a metric that never arrives.
 METRIC_CONTRACT: Mapping[str, frozenset[str]] = {
-    "JobsSubmitted": frozenset({"JobType"}),
-    "JobsStarted": frozenset({"JobType"}),
-    "JobsSucceeded": frozenset({"JobType"}),
-    "JobsFailed": frozenset({"JobType"}),
-    "JobsCancelled": frozenset({"JobType"}),
-    "JobDuration": frozenset({"JobType"}),
-    "TimeQueued": frozenset({"JobType"}),
-    "WebhookAttempts": frozenset({"Outcome"}),
-    "WebhookDeliveryLatency": frozenset(),
-    "WebhookRetriesScheduled": frozenset(),
-    "WebhookDeadLettered": frozenset(),
-    "ReconcilerRepairs": frozenset(),
-    "SweeperRepairs": frozenset(),
-    "StoreConflictsRetried": frozenset(),
+    **dict.fromkeys(
+        [
+            ObservedMetric.JOBS_SUBMITTED,
+            ObservedMetric.JOBS_STARTED,
+            ObservedMetric.JOBS_SUCCEEDED,
+            ObservedMetric.JOBS_FAILED,
+            ObservedMetric.JOBS_CANCELLED,
+            ObservedMetric.JOB_DURATION,
+            ObservedMetric.TIME_QUEUED,
+        ],
+        frozenset({JOB_TYPE}),
+    ),
+    ObservedMetric.WEBHOOK_ATTEMPTS: frozenset({OUTCOME}),
+    **dict.fromkeys(
+        [
+            ObservedMetric.WEBHOOK_DELIVERY_LATENCY,
+            ObservedMetric.WEBHOOK_RETRIES_SCHEDULED,
+            ObservedMetric.WEBHOOK_DEAD_LETTERED,
+            ObservedMetric.RECONCILER_REPAIRS,
+            ObservedMetric.SWEEPER_REPAIRS,
+            ObservedMetric.STORE_CONFLICTS_RETRIED,
+        ],
+        frozenset(),
+    ),
 }
 WEBHOOK_OUTCOMES = {"delivered", "failed"}
 
@@ -242,3 +254,7 @@ def test_every_checkov_finding_left_is_justified_next_to_its_resource() -> None:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
         # A reason, not a placeholder: what protects the resource instead, or why nothing must.
         assert len(skip["comment"].split()) >= 8, (name, skip["id"])
+
+
+def test_the_contract_covers_every_metric_the_functions_emit() -> None:
+    assert set(METRIC_CONTRACT) == set(ObservedMetric)
