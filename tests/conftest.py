@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from jobgate import aws
+from jobgate.observability import shared_metrics
 from jobgate.tenants import TenantCredentials, register_tenant
 from jobgate_cli.moto_fixes import make_dynamodb_requests_atomic
 from jobgate_cli.provision import create_bucket, create_table_from_template
@@ -77,6 +78,13 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 # Test DNS: names the tests use for callbacks, without a network. Everything else resolves as
 # usual. A list answers its addresses in turn, the last one from then on (DNS that changes).
 FAKE_DNS: dict[str, str | list[str]] = {"hooks.example.com": "93.184.216.34", "hooks.internal.test": "10.0.0.5"}
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_over() -> None:
+    """Powertools keeps one process-wide metrics buffer: what a test's code recorded outside a
+    handler must not be written by the next test's handler into that test's captured output."""
+    shared_metrics().clear_metrics()
 
 
 @pytest.fixture(autouse=True)
