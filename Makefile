@@ -24,7 +24,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI must not phone home from CI or developer machines.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help deps lint typecheck template-check security-scan unit test run build bench clean
+.PHONY: help deps lint typecheck template-check security-scan static-checks in-process-tests unit test run build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -99,11 +99,19 @@ security-scan: $(CHECKOV_STAMP) ## checkov on template.yaml: fails on any findin
 # The in-process tests are CPU-bound: they run on TEST_WORKERS processes. The end-to-end tests
 # run one at a time: each starts a local stack, and some watch how it copes with its own load.
 TEST_WORKERS ?= 2
-unit: deps $(CHROMIUM_STAMP) ## pytest only: unit, integration and local tests side by side, then the end-to-end tests (Chromium too if missing: the console's browser tests)
+in-process-tests: deps
 	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration tests/local
+
+unit: in-process-tests $(CHROMIUM_STAMP) ## pytest only: unit, integration and local tests side by side, then the end-to-end tests (Chromium too if missing: the console's browser tests)
 	$(BIN)/pytest tests/e2e
 
-test: deps lint typecheck template-check security-scan unit ## Everything CI checks
+static-checks: lint typecheck template-check security-scan
+
+# The static checks (one process each) run beside the in-process tests, then the end-to-end
+# tests run alone: they are the ones a busy machine could slow past a deadline of their own.
+test: deps $(CHROMIUM_STAMP) ## Everything CI checks
+	$(MAKE) --no-print-directory -j2 --output-sync=target static-checks in-process-tests
+	$(BIN)/pytest tests/e2e
 
 run: deps ## Start the local stack on http://127.0.0.1:3000 (JOBGATE_PORT changes it); Ctrl-C stops
 	$(BIN)/jobgate local

@@ -51,11 +51,54 @@ def eventually(read: Callable[[], Any], done: Callable[[Any], bool], timeout: fl
     return value
 
 
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[LocalStack]:
-    stack = start_local_stack(time_scale=0.5, parameter_overrides={"JobRetentionMin": "PT1S"}, ttl_sweep_seconds=0.5)
-    yield stack
-    stack.stop()
+class SharedStack:
+    """The default stack, started once for every module that uses it rather than once per module
+    (a start costs seconds): those modules run first, one after another, and the last one stops it."""
+
+    def __init__(self) -> None:
+        self.stack: LocalStack | None = None
+        self.last_module: str | None = None
+
+    def get(self) -> LocalStack:
+        if self.stack is None:
+            self.stack = start_local_stack(
+                time_scale=0.5, parameter_overrides={"JobRetentionMin": "PT1S"}, ttl_sweep_seconds=0.5
+            )
+        return self.stack
+
+    def stop(self) -> None:
+        stack, self.stack = self.stack, None
+        if stack is not None:
+            stack.stop()
+
+
+SHARED_STACK = SharedStack()
+
+
+def _uses_shared_stack(item: pytest.Item) -> bool:
+    """Whether the test's `local_stack` is this file's (not a module's own stack)."""
+    definitions = item._fixtureinfo.name2fixturedefs.get("local_stack", ())  # type: ignore[attr-defined]
+    return bool(definitions) and definitions[-1].func is _shared_local_stack
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected: the order of what will run
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not _uses_shared_stack(item))  # stable: files keep their order
+    shared = [item.module.__name__ for item in items if _uses_shared_stack(item)]  # type: ignore[attr-defined]
+    SHARED_STACK.last_module = shared[-1] if shared else None
+
+
+def pytest_sessionfinish() -> None:
+    SHARED_STACK.stop()  # a run stopped early (-x) never reached the last module's teardown
+
+
+def _shared_local_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    yield SHARED_STACK.get()
+    if request.module.__name__ == SHARED_STACK.last_module:
+        SHARED_STACK.stop()
+
+
+local_stack = pytest.fixture(scope="module", name="local_stack")(_shared_local_stack)
 
 
 class Client:
