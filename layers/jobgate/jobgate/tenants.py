@@ -26,6 +26,8 @@ from jobgate.store.tenants import TenantStore
 from jobgate.timeutil import utc_now
 from jobgate.webhooks.signing import new_webhook_secret
 
+Clock = Callable[[], datetime]
+
 # Each lost race means another rotation just succeeded; a few retries cover any real contention.
 ROTATION_ATTEMPTS = 5
 
@@ -68,22 +70,16 @@ class RotatedSecret:
 def rotate_secret(store: TenantStore, name: str) -> RotatedSecret:
     """Give the tenant a new webhook secret; concurrent rotations are redone, never lost."""
     secret = new_webhook_secret()
-
-    def attempt() -> RotatedSecret | Conflict:
-        tenant = store.get(name)
-        if tenant is None:
-            raise TenantNotFound(name)
-        now = utc_now()
-        saved = store.save_secrets(rotate_webhook_secret(tenant, secret, now), expected=tenant)
-        if saved is None:
-            return CONFLICT
-        retiring = [s.retires_at for s in saved.webhook_secrets if s.retires_at is not None]
-        return RotatedSecret(tenant_id=saved.id, webhook_secret=secret, previous_signs_until=max(retiring, default=now))
-
-    return retry_on_conflict(attempt, gave_up=lambda _: RotationContended(name), max_attempts=ROTATION_ATTEMPTS)
-
-
-Clock = Callable[[], datetime]
+    saved = _change_tenant(
+        name,
+        lambda tenant, now: rotate_webhook_secret(tenant, secret, now),
+        save=store.save_secrets,
+        read=store.get,
+    )
+    retiring = [s.retires_at for s in saved.webhook_secrets if s.retires_at is not None]
+    return RotatedSecret(
+        tenant_id=saved.id, webhook_secret=secret, previous_signs_until=max(retiring, default=utc_now())
+    )
 
 
 @dataclass(frozen=True)
@@ -138,12 +134,28 @@ def list_tenants(store: TenantStore) -> list[Tenant]:
 
 
 def _change_keys(store: TenantStore, name: str, change: Callable[[Tenant, datetime], Tenant], clock: Clock) -> Tenant:
+    def read(tenant_name: str) -> Tenant | None:
+        stored = store.get(tenant_name)
+        return None if stored is None else _with_keys_listed(store, stored)
+
+    return _change_tenant(name, change, save=store.save_keys, read=read, clock=clock)
+
+
+def _change_tenant(
+    name: str,
+    change: Callable[[Tenant, datetime], Tenant],
+    *,
+    save: Callable[[Tenant, Tenant], Tenant | None],
+    read: Callable[[str], Tenant | None],
+    clock: Clock = utc_now,
+) -> Tenant:
+    """Read, change and save the tenant under its version; a change lost to a concurrent one is redone."""
+
     def attempt() -> Tenant | Conflict:
-        stored = store.get(name)
-        if stored is None:
+        tenant = read(name)
+        if tenant is None:
             raise TenantNotFound(name)
-        tenant = _with_keys_listed(store, stored)
-        saved = store.save_keys(change(tenant, clock()), expected=tenant)
+        saved = save(change(tenant, clock()), tenant)  # None: the stored tenant is no longer `tenant`
         return CONFLICT if saved is None else saved
 
     return retry_on_conflict(attempt, gave_up=lambda _: RotationContended(name), max_attempts=ROTATION_ATTEMPTS)
